@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
 RESULT = {"median": {"lens_mass.0.theta_E": 1.0}, "interval_68": {"lens_mass.0.theta_E": [0.9, 1.1]},
@@ -239,7 +240,7 @@ def test_a_lens_left_with_only_its_checkpoints_fingerprint_starts_again_as_its_f
 
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert "lens_a" in plan["to_fit"]["new"] and plan["to_fit"]["resume"] == ["lens_b"], plan["to_fit"]
-    found, template = discovery.find_lenses(mock_survey["lenses"]), runner.load_template(mock_survey["template"])
+    found, template = discovery.find_lenses(mock_survey["lenses"]), survey_template.load_template(mock_survey["template"])
     assert runner.resuming_lenses(found, {}, (), out, template) == ["lens_b"]  # the start line's count
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -640,7 +641,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
     from survey_mocks import template_config
 
     out = tmp_path / "out"
-    first = runner.load_template(mock_survey["template"])
+    first = survey_template.load_template(mock_survey["template"])
     lens = next(found for found in discovery.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
     checkpoint = filenames.CHECKPOINTS["nautilus"]
 
@@ -651,7 +652,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
 
     monkeypatch.setattr(tinylens, "fit", stopped_fit)
     with pytest.raises(KeyboardInterrupt):  # the survey's own task, as its worker runs it
-        runner.fit_lens("lens_c", runner.lens_config(first, lens, out), str(lens.output(out)),
+        runner.fit_lens("lens_c", survey_template.lens_config(first, lens, out), str(lens.output(out)),
                         precision=get_precision())
     monkeypatch.undo()
     assert (lens.output(out) / checkpoint).is_file()
@@ -660,7 +661,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
     second = tmp_path / "wider.yaml"
     second.write_text(yaml.safe_dump(wider, sort_keys=False))
     # the truth: the two templates' problems for lens_c have other fingerprints, the same template's the same
-    stamps = [fingerprint(tinylens.load(runner.lens_config(runner.load_template(path), lens, out)))
+    stamps = [fingerprint(tinylens.load(survey_template.lens_config(survey_template.load_template(path), lens, out)))
               for path in (mock_survey["template"], second, mock_survey["template"])]
     assert stamps[0] != stamps[1] and stamps[0] == stamps[2]
 
@@ -669,7 +670,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
     other = runner.survey_plan(mock_survey["lenses"], second, out, check=False)
     assert other["to_fit"]["resume"] == [] and other["to_fit"]["other_checkpoint"] == ["lens_c"], other["to_fit"]
     found = discovery.find_lenses(mock_survey["lenses"])
-    assert runner.resuming_lenses(found, {}, (), out, runner.load_template(second)) == []  # the start line's count
+    assert runner.resuming_lenses(found, {}, (), out, survey_template.load_template(second)) == []  # the start line's count
     assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
 
     result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(second), "--out", str(out),
@@ -864,12 +865,12 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     from survey_mocks import template_config
 
     out = tmp_path / "out"
-    first = runner.load_template(mock_survey["template"])
+    first = survey_template.load_template(mock_survey["template"])
     wider = template_config()
     wider["model_components"]["lens_mass_list"][0]["params"]["theta_E"]["prior_settings"] = [0.5, 2.5]
     second_path = tmp_path / "wider.yaml"
     second_path.write_text(yaml.safe_dump(wider, sort_keys=False))
-    second = runner.load_template(second_path)
+    second = survey_template.load_template(second_path)
     lens = next(found for found in discovery.find_lenses(mock_survey["lenses"]) if found.lens_id == "lens_c")
     path = lens.output(out) / filenames.CHECKPOINTS["nautilus"]
 
@@ -884,7 +885,7 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     for template, fit in ((first, sampled_then_stopped), (second, stopped_in_its_stages)):
         monkeypatch.setattr(tinylens, "fit", fit)
         with pytest.raises(KeyboardInterrupt):  # the survey's own task, as its worker runs it
-            runner.fit_lens("lens_c", runner.lens_config(template, lens, out), str(lens.output(out)),
+            runner.fit_lens("lens_c", survey_template.lens_config(template, lens, out), str(lens.output(out)),
                             precision=get_precision())
     monkeypatch.undo()
     assert path.read_bytes() == b"A's samples" and runner.attempts(lens.output(out)) == 2  # A's, B started after

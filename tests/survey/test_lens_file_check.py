@@ -1,4 +1,4 @@
-"""The dry run's check of every lens's files (runner.refused_files), from their FITS headers."""
+"""The dry run's check of every lens's files (survey_template.refused_files), from their FITS headers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tinylens.cli.main import app
 from tinylens.data.fits_io import write_fits_image
 from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, DataError
 from tinylens.survey import runner
+from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 from survey_mocks import SHAPE, template_config, write_lens
 
@@ -53,7 +54,7 @@ def _lenses(root: Path) -> dict[str, str]:
 def _load_error(template: dict, lens: discovery.Lens, out: Path) -> str:
     """The DataError that loading ``lens``'s config for its fit raises (``""``: none)."""
     try:
-        tinylens.load(runner.lens_config(template, lens, out))
+        tinylens.load(survey_template.lens_config(template, lens, out))
     except DataError as exc:
         return str(exc)
     return ""
@@ -71,7 +72,7 @@ def test_a_dry_run_names_every_lens_whose_files_its_fit_would_refuse_as_the_fit_
     out = tmp_path / "out"
     plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False)
     assert sorted(plan["refused"]) == sorted(name for name, fault in faults.items() if fault)
-    config = runner.load_template(template)
+    config = survey_template.load_template(template)
     for lens in discovery.find_lenses(tmp_path / "lenses"):
         assert plan["refused"].get(lens.lens_id, "") == _load_error(config, lens, out), lens.lens_id
     assert str(tmp_path / "lenses" / "lens_02" / "noise.fits") in plan["refused"]["lens_02"]
@@ -233,18 +234,18 @@ def test_the_lenses_a_template_is_checked_with_are_header_checked_only_as_far_as
         read.extend(lens.lens_id for lens in chosen)
         return {lens.lens_id: "broken" for lens in chosen if lens.lens_id in bad}
 
-    monkeypatch.setattr(runner, "refused_files", headers)
-    assert list(runner.template_lenses({}, lenses, 3)) == lenses[:3] and len(read) == 3
+    monkeypatch.setattr(survey_template, "refused_files", headers)
+    assert list(survey_template.template_lenses({}, lenses, 3)) == lenses[:3] and len(read) == 3
     bad.update(lens.lens_id for lens in lenses[:3])
     read.clear()
-    assert list(runner.template_lenses({}, lenses, 3)) == lenses[3:6] and len(read) == 6
+    assert list(survey_template.template_lenses({}, lenses, 3)) == lenses[3:6] and len(read) == 6
     bad.update(lens.lens_id for lens in lenses[5:])
-    assert list(runner.template_lenses({}, lenses, 3)) == [lenses[3], lenses[4], lenses[0]]
+    assert list(survey_template.template_lenses({}, lenses, 3)) == [lenses[3], lenses[4], lenses[0]]
     bad.update(lens.lens_id for lens in lenses)
-    assert list(runner.template_lenses({}, lenses, 3)) == lenses[:3]
+    assert list(survey_template.template_lenses({}, lenses, 3)) == lenses[:3]
     read.clear()
     known = {lens.lens_id: "broken" for lens in lenses[:2]}
-    assert list(runner.template_lenses({}, lenses, 3, refused=known)) == lenses[2:5] and read == []
+    assert list(survey_template.template_lenses({}, lenses, 3, refused=known)) == lenses[2:5] and read == []
 
 
 @pytest.mark.parametrize("gzipped", [False, True])
@@ -362,7 +363,7 @@ def test_a_dry_run_refuses_an_image_whose_header_makes_its_pixels_unreadable_as_
     template.write_text(yaml.safe_dump(template_config()))
     out = tmp_path / "out"
     plan = runner.survey_plan(tmp_path / "lenses", template, out, check=False)
-    fit_says = _load_error(runner.load_template(template), discovery.find_lenses(tmp_path / "lenses")[1], out)
+    fit_says = _load_error(survey_template.load_template(template), discovery.find_lenses(tmp_path / "lenses")[1], out)
     assert fit_says and f"{image}: its image's header gives {shown}" in fit_says
     assert plan["refused"] == {"lens_1": fit_says}
 
@@ -383,18 +384,18 @@ def test_where_every_lens_is_refused_the_lenses_a_template_is_checked_with_are_l
         read.extend(lens.lens_id for lens in chosen)
         return {lens.lens_id: "broken" for lens in chosen if lens.lens_id not in good}
 
-    monkeypatch.setattr(runner, "refused_files", headers)
-    search = runner.TEMPLATE_LENS_SEARCH
+    monkeypatch.setattr(survey_template, "refused_files", headers)
+    search = survey_template.TEMPLATE_LENS_SEARCH
     assert 3 < search <= 100
-    assert list(runner.template_lenses({}, lenses, 3)) == lenses[:3]
+    assert list(survey_template.template_lenses({}, lenses, 3)) == lenses[:3]
     assert read == [lens.lens_id for lens in lenses[:search]]
     good.add(lenses[search - 1].lens_id)  # the last one looked at passes: it is checked first
     read.clear()
-    assert list(runner.template_lenses({}, lenses, 3)) == [lenses[search - 1], lenses[0], lenses[1]]
+    assert list(survey_template.template_lenses({}, lenses, 3)) == [lenses[search - 1], lenses[0], lenses[1]]
     assert len(read) == search
     known = {lens.lens_id: "broken" for lens in lenses if lens.lens_id != "lens_1500"}
     read.clear()
-    assert list(runner.template_lenses({}, lenses, 3, refused=known)) == [lenses[1500], lenses[0], lenses[1]]
+    assert list(survey_template.template_lenses({}, lenses, 3, refused=known)) == [lenses[1500], lenses[0], lenses[1]]
     assert read == []
 
 
@@ -433,7 +434,7 @@ def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_na
     assert f"{SHAPE[0] + 8} x {SHAPE[1] + 8}" in text and f"{SHAPE[0]} x {SHAPE[1]} (2 lenses: lens_a, lens_b)" in text
     assert "lens_own" not in text
     assert not out.exists()
-    with pytest.raises(runner.ConfigError, match="dataset.mask_path"):
+    with pytest.raises(survey_template.ConfigError, match="dataset.mask_path"):
         runner.survey_plan(lenses, template, out)
 
     matching = lenses / "lens_z"  # an image of the mask's shape (its noise missing: it fails alone)
@@ -455,9 +456,9 @@ def test_a_template_mask_fitting_no_lens_that_uses_it_is_refused_though_a_lens_w
     with its own mask checked first."""
     lenses, template, out, mask = big_mask_survey(tmp_path)  # lens_own's mask.fits, of its image's shape: it works
     # the truth, from the files: the lenses without a mask of their own have images of another shape than the mask
-    assert set(runner.refused_files(discovery.find_lenses(lenses), runner.load_template(template))) == {"lens_a", "lens_b"}
+    assert set(survey_template.refused_files(discovery.find_lenses(lenses), survey_template.load_template(template))) == {"lens_a", "lens_b"}
 
-    with pytest.raises(runner.ConfigError) as raised:
+    with pytest.raises(survey_template.ConfigError) as raised:
         runner.survey_plan(lenses, template, out)
     text = " ".join(str(raised.value).split())
     assert "dataset.mask_path" in text and f"{SHAPE[0]} x {SHAPE[1]} (2 lenses: lens_a, lens_b)" in text, text
@@ -486,7 +487,7 @@ def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(
     else:
         write_fits_image(mask, np.zeros((3, *SHAPE)))
     (lenses / "lens_own" / "noise.fits").unlink()  # broken alike: no lens loads, none compiles a likelihood here
-    config = runner.load_template(template)
+    config = survey_template.load_template(template)
     # the truth: each lens without a mask.fits of its own is refused by its fit on the template's mask, naming it
     for lens in discovery.find_lenses(lenses):
         if lens.lens_id != "lens_own":
@@ -530,10 +531,10 @@ def test_a_template_circle_or_annulus_that_leaves_no_pixel_of_any_image_is_refus
     out = tmp_path / "out"
     # the truth: each lens's fit refuses its image, for the pixels dataset.mask leaves
     for lens in discovery.find_lenses(lenses):
-        assert "dataset.mask alone" in _load_error(runner.load_template(template), lens, out)
+        assert "dataset.mask alone" in _load_error(survey_template.load_template(template), lens, out)
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
-        with pytest.raises(runner.ConfigError) as raised:
+        with pytest.raises(survey_template.ConfigError) as raised:
             runner.run_survey(lenses, template, out, workers=1, progress=False)
     text = " ".join(str(raised.value).split())
     assert str(template) in text and f"dataset.mask alone ({mask['type']}" in text, text
@@ -568,15 +569,15 @@ def test_a_template_checked_with_no_lens_is_refused_as_the_templates_not_in_a_ba
         config["dataset"]["mask"] = {"type": "circle", "r_max": 1.0}
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     # the truth: the template as a lens tried reads it is refused as the template's, naming the key
-    with pytest.raises(runner.ConfigError) as tried:
-        runner.check_template(loaded, found, out, name="template T")
+    with pytest.raises(survey_template.ConfigError) as tried:
+        survey_template.check_template(loaded, found, out, name="template T")
     assert str(tried.value).startswith("The template T does not work (checked with lens lens_0): ")
     assert "dataset.pixel_scale" in str(tried.value)
 
-    with pytest.raises(runner.ConfigError) as raised:
-        runner.check_template(loaded, found, out, tries=0, name="template T")
+    with pytest.raises(survey_template.ConfigError) as raised:
+        survey_template.check_template(loaded, found, out, tries=0, name="template T")
     # the same complaint, but not said to be checked with lens_0: no lens was tried (see below)
     assert str(raised.value) == str(tried.value).replace("(checked with lens lens_0)",
                                                          "(checked with no lens's data: no lens was tried)")
@@ -596,13 +597,13 @@ def test_a_templates_wrong_value_keeps_the_class_its_config_raises(tmp_path, val
     config["dataset"]["pixel_scale"] = value
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     with pytest.raises(ConfigError) as direct:  # the truth: the class a lens's own config raises
-        tinylens.load(runner.lens_config(loaded, found[0], out))
+        tinylens.load(survey_template.lens_config(loaded, found[0], out))
     assert type(direct.value) is kind
     for tries, how in ((3, "checked with lens lens_0"), (0, "checked with no lens's data: no lens was tried")):
         with pytest.raises(ConfigError) as raised:
-            runner.check_template(loaded, found, out, tries=tries, name="template T")
+            survey_template.check_template(loaded, found, out, tries=tries, name="template T")
         assert type(raised.value) is kind
         assert str(raised.value) == f"The template T does not work ({how}): {direct.value}"
     with pytest.raises(kind) as surveyed:
@@ -633,16 +634,16 @@ def test_a_template_refused_where_no_lens_loaded_says_so_not_that_a_lens_checked
     wrong with lens_0's files. It now says that no lens's data were read and names the lenses
     tried, each of which has broken data."""
     lenses, template = _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path)
-    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     # the truth: none of the three loads, each for its data
     broken: dict[str, str] = {}
     good = template_config()
     (tmp_path / "good.yaml").write_text(yaml.safe_dump(good, sort_keys=False))
-    assert runner.check_template(runner.load_template(tmp_path / "good.yaml"), found, out, broken=broken) is None
+    assert survey_template.check_template(survey_template.load_template(tmp_path / "good.yaml"), found, out, broken=broken) is None
     assert sorted(broken) == ["lens_0", "lens_1", "lens_2"]
 
-    with pytest.raises(runner.ConfigError) as raised:
-        runner.check_template(loaded, found, out, name="template T")
+    with pytest.raises(survey_template.ConfigError) as raised:
+        survey_template.check_template(loaded, found, out, name="template T")
     text = " ".join(str(raised.value).split())
     assert "checked with lens" not in text, text
     assert text.startswith("The template T does not work (checked with no lens's data: every lens tried has broken "
@@ -672,7 +673,7 @@ def test_a_template_prior_warning_is_said_once_naming_the_template_where_no_lens
     broken: dict[str, str] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        checked = runner.check_template(runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out",
+        checked = survey_template.check_template(survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out",
                                         name="template T", broken=broken)
     assert checked is None and sorted(broken) == ["lens_0", "lens_1"]  # no lens loaded
     said = [str(w.message) for w in caught if issubclass(w.category, ConfigWarning) and "of the prior" in str(w.message)]
@@ -693,11 +694,11 @@ def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_a
     config["dataset"]["mask"] = {"type": "circle", "r_max": 1.0}  # leaves enough pixels: nothing raised
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found = runner.load_template(template), discovery.find_lenses(lenses)
+    loaded, found = survey_template.load_template(template), discovery.find_lenses(lenses)
     calls = []
     real = loader.load_config
     monkeypatch.setattr(loader, "load_config", lambda *a, **k: calls.append(a) or real(*a, **k))
-    assert runner.check_template(loaded, found, tmp_path / "out", tries=0) is None
+    assert survey_template.check_template(loaded, found, tmp_path / "out", tries=0) is None
     assert len(calls) == 1
 
 
@@ -723,13 +724,13 @@ def test_a_bad_sampler_setting_is_refused_though_no_lens_of_the_template_check_l
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     out = tmp_path / "out"
     # the truth: with a lens whose data load, the fit's own check refuses the setting, naming it
-    with pytest.raises(runner.ConfigError, match=said):
-        runner.check_template(runner.load_template(template), discovery.find_lenses(lenses), out)
+    with pytest.raises(survey_template.ConfigError, match=said):
+        survey_template.check_template(survey_template.load_template(template), discovery.find_lenses(lenses), out)
     for i in range(3):
         (lenses / f"lens_{i}" / "noise.fits").unlink()  # every lens's data broken: none loads
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
-        with pytest.raises(runner.ConfigError) as raised:
+        with pytest.raises(survey_template.ConfigError) as raised:
             runner.run_survey(lenses, template, out, workers=1, progress=False)
     text = " ".join(str(raised.value).split())
     assert text.startswith("The template") and str(template) in text and said in text, text
@@ -750,10 +751,10 @@ def test_one_lens_of_many_on_an_unreadable_template_mask_is_said_to_hold_up_the_
     mask.unlink()
     write_fits_image(lenses / "lens_b" / "mask.fits", np.zeros(SHAPE))
     # the truth, from the files: lens_a alone is refused (on the template's mask); the others' files pass
-    refused = runner.refused_files(discovery.find_lenses(lenses), runner.load_template(template))
+    refused = survey_template.refused_files(discovery.find_lenses(lenses), survey_template.load_template(template))
     assert set(refused) == {"lens_a"} and str(mask) in refused["lens_a"]
 
-    with pytest.raises(runner.ConfigError) as raised:
+    with pytest.raises(survey_template.ConfigError) as raised:
         runner.survey_plan(lenses, template, out)
     text = " ".join(str(raised.value).split())
     assert str(mask) in text and "(1 lens: lens_a)" in text, text
@@ -763,7 +764,7 @@ def test_one_lens_of_many_on_an_unreadable_template_mask_is_said_to_hold_up_the_
 
     for lens_id in ("lens_b", "lens_own"):  # every lens uses the template's mask: no other lens to hold up
         (lenses / lens_id / "mask.fits").unlink()
-    with pytest.raises(runner.ConfigError) as raised:
+    with pytest.raises(survey_template.ConfigError) as raised:
         runner.survey_plan(lenses, template, out)
     text = " ".join(str(raised.value).split())
     assert "(3 lenses: lens_a, lens_b, lens_own)" in text and "whole survey" not in text and "out of the lens folder" not in text, text
@@ -788,11 +789,11 @@ def test_a_tiny_image_is_not_counted_against_the_templates_circle(tmp_path):
     config["dataset"]["mask"] = {"type": "circle", "r_max": 0.5, "center_x": 30.0}  # a centre in pixels
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, found, out = runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
+    loaded, found, out = survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
     # the truth: the tiny lens's fit refuses its image as too small, not for its mask
     assert "has only 9 pixels in all" in _load_error(loaded, found[1], out)
-    with pytest.raises(runner.ConfigError) as raised:
-        runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
+    with pytest.raises(survey_template.ConfigError) as raised:
+        survey_template.check_shape_mask(loaded, found, survey_template.loaded_template(loaded, found[0], out))
     text = " ".join(str(raised.value).split())
     assert f"{SHAPE[0]} x {SHAPE[1]} (1 lens: lens_0)" in text and "lens_tiny" not in text and "3 x 3" not in text, text
 
@@ -805,7 +806,7 @@ def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mas
     nothing where the only readable image is 3 x 3, and is refused once a 32 x 32 image is there."""
     from tinylens.data.dataset import MIN_USABLE_PIXELS
 
-    doc = " ".join(runner.check_shape_mask.__doc__.split())
+    doc = " ".join(survey_template.check_shape_mask.__doc__.split())
     assert ("fewer than :data:`~tinylens.data.dataset.MIN_USABLE_PIXELS` pixels in all" in doc
             and "where every readable image is that small, nothing is raised" in doc), doc
     assert 3 * 3 < MIN_USABLE_PIXELS <= SHAPE[0] * SHAPE[1]
@@ -817,13 +818,13 @@ def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mas
     config["dataset"]["mask"] = {"type": "circle", "r_max": 0.5, "center_x": 30.0}
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
-    loaded, out = runner.load_template(template), tmp_path / "out"
+    loaded, out = survey_template.load_template(template), tmp_path / "out"
     found = discovery.find_lenses(lenses)
-    runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))  # nothing raised
+    survey_template.check_shape_mask(loaded, found, survey_template.loaded_template(loaded, found[0], out))  # nothing raised
     write_lens(lenses / "lens_0", 1.0, seed=0)
     found = discovery.find_lenses(lenses)
     with pytest.raises(runner.ConfigValueError, match="fewer than the 10 pixels"):  # a ValueError (was the plain ConfigError)
-        runner.check_shape_mask(loaded, found, runner.loaded_template(loaded, found[0], out))
+        survey_template.check_shape_mask(loaded, found, survey_template.loaded_template(loaded, found[0], out))
 
 
 def test_a_dry_run_whose_lenses_all_lack_a_file_does_not_blame_the_first_for_the_templates_setting(tmp_path):
@@ -835,7 +836,7 @@ def test_a_dry_run_whose_lenses_all_lack_a_file_does_not_blame_the_first_for_the
     naming the lenses tried, each missing a file, and still refused with exit code 2."""
     lenses, template = _lenses_without_noise_and_a_template_of_nlive_minus_5(tmp_path)
     # the truth: the file its fit would refuse, for each of the three lenses
-    refused = runner.refused_files(discovery.find_lenses(lenses), runner.load_template(template))
+    refused = survey_template.refused_files(discovery.find_lenses(lenses), survey_template.load_template(template))
     assert sorted(refused) == ["lens_0", "lens_1", "lens_2"] and all("noise.fits" in why for why in refused.values())
 
     result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(tmp_path / "out"),
@@ -871,7 +872,7 @@ def test_a_template_whose_sampler_is_not_installed_names_the_missing_package(tmp
 
     try:
         with pytest.raises(ImportError) as raised:
-            runner.check_template(runner.load_template(template), discovery.find_lenses(lenses), tmp_path / "out",
+            survey_template.check_template(survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out",
                                   tries=tries)
     finally:  # its settings' names, read with dynesty 'missing' (None), are not kept for later tests
         dynesty_settings.source_keywords.cache_clear()
@@ -905,7 +906,7 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     template.write_text(yaml.safe_dump(template_config(), sort_keys=False))
     out = tmp_path / "out"
     lens = discovery.find_lenses(lenses)[0]
-    config = runner.lens_config(runner.load_template(template), lens, out)
+    config = survey_template.lens_config(survey_template.load_template(template), lens, out)
     monkeypatch.setitem(sys.modules, "nautilus", None)  # not installed in this 'worker's' Python
     monkeypatch.delitem(sys.modules, "tinylens.inference.nautilus_runner", raising=False)
     row = runner.fit_lens(lens.lens_id, config, str(lens.output(out)))

@@ -14,6 +14,7 @@ import pytest
 from tinylens.errors import DataError, DataWarning
 from tinylens.results.truth import check_truth, read_truth, truth_step
 from tinylens.survey import runner
+from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
 #: The template's free parameters, one of them a different value, plus a parameter it does not fit.
@@ -21,10 +22,10 @@ TRUTH = {"lens_mass.0.theta_E": 1.0, "source_light.0.R_sersic": 0.15, "lens_ligh
 
 
 def _config(mock_survey, tmp_path, lens_id: str = "lens_b", **inference) -> dict:
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     if inference:
         template["inference"] = inference
-    return runner.lens_config(template, discovery.Lens(lens_id, mock_survey["lenses"] / lens_id), tmp_path / "out")
+    return survey_template.lens_config(template, discovery.Lens(lens_id, mock_survey["lenses"] / lens_id), tmp_path / "out")
 
 
 @pytest.mark.parametrize("content, expected", [

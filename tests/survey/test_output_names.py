@@ -11,11 +11,12 @@ from tinylens import filenames
 from tinylens.config import load_config
 from tinylens.fitting.outputs import file_names
 from tinylens.survey import runner
+from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
 
 def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path, mock_survey):
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     template["inference"]["settings"].update(n_like_max=400, seed=1)  # stops early: its checkpoints stay
     template["output"] = {"keep_checkpoint": True, "draw_figures": "all",
                           "tables": {"samples": "my_samples.csv", "summary": "my_summary.csv"},
@@ -23,7 +24,7 @@ def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path
                           "datasets": {"subplot": "my_data.png"}}
     lens = discovery.Lens("lens_b", mock_survey["lenses"] / "lens_b")
     folder = lens.output(tmp_path)
-    config = runner.lens_config(template, lens, tmp_path)
+    config = survey_template.lens_config(template, lens, tmp_path)
     row = runner.fit_lens(lens.lens_id, config, str(folder))
     assert row["status"] == "ok", row
 
@@ -75,7 +76,7 @@ def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused
 
     # the truth: lens_c's own fit refuses it, with the same words, once given its output folder
     lens_c = discovery.Lens("lens_c", lenses / "lens_c")
-    config = runner.lens_config(runner.load_template(template), lens_c, out)
+    config = survey_template.lens_config(survey_template.load_template(template), lens_c, out)
     with pytest.raises(ConfigError) as fit_says:
         check_settings(tinylens.load(config), Path(config["output"]["path"]))
     assert str(fit_says.value) in str(raised.value)
@@ -87,9 +88,9 @@ def test_a_template_whose_dynesty_history_lands_on_a_lens_result_json_is_refused
             runner.run_survey(lenses, template, out, workers=1, progress=False)
     assert not out.exists()
 
-    plain = runner.load_template(_dynesty_template(tmp_path, "history.h5"))
+    plain = survey_template.load_template(_dynesty_template(tmp_path, "history.h5"))
     found = discovery.find_lenses(lenses)
-    runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error
+    survey_template.check_histories(tinylens.load(survey_template.lens_config(plain, found[0], out)), found, out)  # no error
 
 
 def test_a_dynesty_history_landing_on_a_lens_not_fitted_this_run_is_refused_too(tmp_path, mock_survey):
@@ -108,7 +109,7 @@ def test_a_dynesty_history_landing_on_a_lens_not_fitted_this_run_is_refused_too(
     template = _dynesty_template(tmp_path, "../lens_c/result.json")
     # the truth: lens_a's fit writes its history to lens_c's result.json, which lens_c's own fit refuses
     lens_a = discovery.Lens("lens_a", lenses / "lens_a")
-    config = runner.lens_config(runner.load_template(template), lens_a, out)
+    config = survey_template.lens_config(survey_template.load_template(template), lens_a, out)
     check_settings(tinylens.load(config), Path(config["output"]["path"]))  # lens_a's own check lets it through
     written = (Path(config["output"]["path"]) / "../lens_c/result.json").resolve()
     assert written == (out / "lenses" / "lens_c" / filenames.RESULT).resolve()
@@ -137,7 +138,7 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
     for history in ("../calls.h5", str(tmp_path / "calls.h5")):
         template = _dynesty_template(tmp_path, history)
         # the truth: the lenses' fits write their history to one and the same file
-        problems = [tinylens.load(runner.lens_config(runner.load_template(template), lens, out)) for lens in found[:2]]
+        problems = [tinylens.load(survey_template.lens_config(survey_template.load_template(template), lens, out)) for lens in found[:2]]
         files = {dynesty_runner.history_file(search_of(p)[2], discovery.Lens.output(lens, out.resolve())).resolve()
                  for p, lens in zip(problems, found)}
         assert len(files) == 1
@@ -148,8 +149,8 @@ def test_a_dynesty_history_that_is_one_file_for_every_lens_is_refused_before_the
         assert not out.exists()
 
     for history in ("calls.h5", "hist/calls.h5"):
-        plain = runner.load_template(_dynesty_template(tmp_path, history))
-        runner.check_histories(tinylens.load(runner.lens_config(plain, found[0], out)), found, out)  # no error
+        plain = survey_template.load_template(_dynesty_template(tmp_path, history))
+        survey_template.check_histories(tinylens.load(survey_template.lens_config(plain, found[0], out)), found, out)  # no error
 
 
 @pytest.mark.parametrize("history, fragment", [
@@ -172,9 +173,9 @@ def test_a_tinylensgpu_sampling_template_s_dynesty_history_mistake_is_named_by_t
     config["sampling"] = {"sampler": "dynesty", **config.pop("inference")["settings"]}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     assert "inference" not in yaml.safe_load(path.read_text())  # the key the template holds: sampling's
-    problem = tinylens.load(runner.lens_config(runner.load_template(path), found[0], out))
+    problem = tinylens.load(survey_template.lens_config(survey_template.load_template(path), found[0], out))
     with pytest.raises(ConfigError) as raised:
-        runner.check_histories(problem, found, out)
+        survey_template.check_histories(problem, found, out)
     text = " ".join(str(raised.value).split())
     assert fragment in text and "inference" not in text, text
 
@@ -200,13 +201,13 @@ def test_a_dynesty_history_on_a_lens_result_json_is_refused_though_every_lens_tr
     for i in range(3):
         write_fits_image(lenses / f"lens_{i}" / "noise.fits", np.zeros((32, 32)))
     template = _dynesty_template(tmp_path, "../lens_4/result.json")
-    loaded = runner.load_template(template)
+    loaded = survey_template.load_template(template)
     found = discovery.find_lenses(lenses)
     # the truth: the first three lenses cannot be loaded, and lens_3's fit writes its history as lens_4's result.json
     for lens in found[:3]:
         with pytest.raises(DataError):
-            tinylens.load(runner.lens_config(loaded, lens, out))
-    config = runner.lens_config(loaded, found[3], out)
+            tinylens.load(survey_template.lens_config(loaded, lens, out))
+    config = survey_template.lens_config(loaded, found[3], out)
     check_settings(tinylens.load(config), Path(config["output"]["path"]))  # lens_3's own check lets it through
     assert (Path(config["output"]["path"]) / "../lens_4/result.json").resolve() == \
         (out / "lenses" / "lens_4" / filenames.RESULT).resolve()
@@ -216,8 +217,8 @@ def test_a_dynesty_history_on_a_lens_result_json_is_refused_though_every_lens_tr
     text = " ".join(str(raised.value).split())
     assert "lens_4" in text and "history_filename" in text, text
     assert not out.exists()
-    plain = runner.load_template(_dynesty_template(tmp_path, "calls.h5"))
-    assert runner.check_template(plain, found, out) is None  # a plain name passes; still no lens tried loaded
+    plain = survey_template.load_template(_dynesty_template(tmp_path, "calls.h5"))
+    assert survey_template.check_template(plain, found, out) is None  # a plain name passes; still no lens tried loaded
 
 
 def test_the_history_check_where_no_lens_loaded_imports_no_sampler_for_a_template_that_keeps_none(tmp_path):
@@ -244,9 +245,9 @@ def test_the_history_check_where_no_lens_loaded_imports_no_sampler_for_a_templat
         if i < 3:
             write_fits_image(lenses / f"lens_{i}" / "noise.fits", np.zeros((32, 32)))
     found = discovery.find_lenses(lenses)
-    template = runner.load_template(_dynesty_template(tmp_path, "../lens_3/result.json"))
+    template = survey_template.load_template(_dynesty_template(tmp_path, "../lens_3/result.json"))
     with pytest.raises(ConfigError, match="lens_3"):  # a history is still checked where no lens loaded
-        runner.check_template(template, found, out)
+        survey_template.check_template(template, found, out)
     plain = tmp_path / "plain.yaml"
     plain.write_text(__import__("yaml").safe_dump(template_config()))
     code = ("import sys; from pathlib import Path; from tinylens.survey import runner; "

@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
 RESULT = {
@@ -298,13 +299,13 @@ def test_a_lens_folder_of_gzipped_fits_files_is_found_and_fitted_from_them(tmp_p
         _gzipped(lenses / "zipped" / f"{name}.fits")
     found = discovery.find_lenses(lenses)
     assert [lens.lens_id for lens in found] == ["plain", "zipped"]
-    template = runner.load_template(mock_survey["template"])
-    config = runner.lens_config(template, found[1], tmp_path / "out")
+    template = survey_template.load_template(mock_survey["template"])
+    config = survey_template.lens_config(template, found[1], tmp_path / "out")
     assert {key: Path(config["dataset"][key]) for key in ("data_path", "noise_path", "psf_path", "mask_path")} == {
         "data_path": lenses / "zipped" / "image.fits.gz", "noise_path": lenses / "zipped" / "noise.fits.gz",
         "psf_path": lenses / "zipped" / "psf.fits.gz", "mask_path": lenses / "zipped" / "mask.fits.gz"}
     zipped = tinylens.load(config).dataset
-    plain = tinylens.load(runner.lens_config(template, discovery.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
+    plain = tinylens.load(survey_template.lens_config(template, discovery.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
                                              tmp_path / "out")).dataset
     for name in ("data", "noise", "psf", "mask"):
         np.testing.assert_array_equal(getattr(zipped, name), getattr(plain, name))
@@ -320,7 +321,7 @@ def test_a_lens_file_there_under_two_names_is_taken_plain_with_a_warning(tmp_pat
     (lenses / "lens_a" / "image.fits.gz").write_bytes(gzip.compress((lenses / "lens_a" / "image.fits").read_bytes()))
     with pytest.warns(DataWarning, match=r"lens_a \(image.fits and image.fits.gz: image.fits is used\)"):
         (lens,) = discovery.find_lenses(lenses)
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert Path(config["dataset"]["data_path"]) == lenses / "lens_a" / "image.fits"
 
 
@@ -347,13 +348,13 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
     lenses = tmp_path / "lenses"
     upper = archive_named_copy(mock_survey, lenses / "upper")
     (lens,) = discovery.find_lenses(lenses)
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert {key: Path(config["dataset"][key]).name for key in ("data_path", "noise_path", "psf_path", "mask_path")} == {
         "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
     assert {Path(config["dataset"][key]).name for key in ("data_path", "noise_path", "psf_path", "mask_path")} <= {
         p.name for p in upper.iterdir()}  # the names the folder holds, not their lower-case
     found = tinylens.load(config).dataset
-    plain = tinylens.load(runner.lens_config(runner.load_template(mock_survey["template"]),
+    plain = tinylens.load(survey_template.lens_config(survey_template.load_template(mock_survey["template"]),
                                              discovery.Lens("lens_c", mock_survey["lenses"] / "lens_c"),
                                              tmp_path / "out")).dataset
     for name in ("data", "noise", "psf", "mask"):
@@ -363,7 +364,7 @@ def test_a_lens_file_is_found_under_any_case_by_the_name_its_folder_holds(tmp_pa
         return  # a case-insensitive disk wrote over IMAGE.FITS: it cannot hold both
     with pytest.warns(DataWarning, match=r"upper \(image.fits and IMAGE.FITS: image.fits is used\)"):
         (lens,) = discovery.find_lenses(lenses)
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     assert Path(config["dataset"]["data_path"]) == upper / "image.fits"
 
 
@@ -391,7 +392,7 @@ def test_a_lens_folder_that_can_be_searched_but_not_listed_finds_upper_case_file
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one name per file: no warning of several
         (lens,) = discovery.find_lenses(lenses)
-    config = runner.lens_config({}, lens, tmp_path / "out")["dataset"]
+    config = survey_template.lens_config({}, lens, tmp_path / "out")["dataset"]
     assert {key: Path(path).name for key, path in config.items()} == {
         "data_path": "IMAGE.FITS", "noise_path": "Noise.fits", "psf_path": "PSF.FITS.gz", "mask_path": "MASK.FITS"}
 
@@ -414,12 +415,12 @@ def test_an_unlisted_lens_folder_finds_names_whose_parts_differ_in_case(tmp_path
             _gzipped(plain)
             plain = plain.with_name(plain.name + ".gz")
         plain.rename(folder / new)
-    listed_config = runner.lens_config({}, discovery.find_lenses(lenses)[0], tmp_path / "out")["dataset"]
+    listed_config = survey_template.lens_config({}, discovery.find_lenses(lenses)[0], tmp_path / "out")["dataset"]
     unlisted(monkeypatch, folder)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one name per file: no warning of several
         (lens,) = discovery.find_lenses(lenses)
-    config = runner.lens_config({}, lens, tmp_path / "out")["dataset"]
+    config = survey_template.lens_config({}, lens, tmp_path / "out")["dataset"]
     assert {key: Path(path).name for key, path in config.items()} == names
     assert config == listed_config  # as a listed folder finds them
 
@@ -590,10 +591,10 @@ def test_a_folder_whose_lens_files_have_names_the_survey_does_not_look_for_is_wa
         found = discovery.find_lenses(lenses)
     assert _data_warnings(caught) == []
     assert [lens.lens_id for lens in found] == ["fit_names", "lens_a", "masked", "packed", "psf_fit", "unlisted"]
-    config = runner.lens_config({}, found[3], tmp_path / "out")["dataset"]
+    config = survey_template.lens_config({}, found[3], tmp_path / "out")["dataset"]
     assert {key: Path(value).name for key, value in config.items()} == {
         "data_path": "image.fits.gz", "noise_path": "noise.fits.gz", "psf_path": "psf.fits.gz"}
-    assert runner.lens_config({}, found[2], tmp_path / "out")["dataset"]["mask_path"] == str(mask) + ".gz"
+    assert survey_template.lens_config({}, found[2], tmp_path / "out")["dataset"]["mask_path"] == str(mask) + ".gz"
 
 
 def test_a_survey_of_folders_whose_files_have_names_it_does_not_look_for_names_them(tmp_path, mock_survey):
@@ -661,7 +662,7 @@ def test_a_lens_folder_of_links_to_removed_files_is_a_lens_that_fails(tmp_path, 
     assert [lens.lens_id for lens in found] == ["lens_a", "lens_b"]
     assert runner.survey_plan(lenses, mock_survey["template"], tmp_path / "out", check=False)["to_fit"]["new"] == [
         "lens_a", "lens_b"]
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), found[1], tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), found[1], tmp_path / "out")
     with pytest.raises(DataError, match="file not found: .*lens_b/image.fits"):
         tinylens.load(config)
 
@@ -691,12 +692,12 @@ def test_finding_the_lenses_looks_up_only_the_files_their_folders_hold(tmp_path,
 
     monkeypatch.setattr(os, "stat", counted)
     found = discovery.find_lenses(lenses)
-    configs = [runner.lens_config({}, lens, tmp_path / "out")["dataset"] for lens in found]
+    configs = [survey_template.lens_config({}, lens, tmp_path / "out")["dataset"] for lens in found]
     monkeypatch.undo()
     assert [lens.lens_id for lens in found] == ["lens_a", "lens_b", "lens_c"]
     assert configs[1]["psf_path"] == str(lenses / "lens_b" / "psf.fits")
     assert configs[2] == {key: str(lenses / "lens_c" / f"{name}.gz") for key, name in
-                          (*runner.LENS_FILES.items(), ("mask_path", runner.MASK_FILE))}
+                          (*runner.LENS_FILES.items(), ("mask_path", discovery.MASK_FILE))}
     in_folders = [p for p in looked_up if p.parent.parent == lenses]
     assert in_folders and set(in_folders) <= held
     assert len(in_folders) <= 3 * len(held)
@@ -1343,7 +1344,7 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["ok"] == ["lens_a"] and plan["failed"] == ["lens_bad"] and plan["recover"] == ["lens_b"]
     assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "other_checkpoint": [], "changed": [], "retry": []}
     # lens_a's image replaced since its fit: fitted again; the failed lens retried on request
-    stamp = runner.inputs_stamp(runner.lens_config(runner.load_template(mock_survey["template"]),
+    stamp = runner.inputs_stamp(survey_template.lens_config(survey_template.load_template(mock_survey["template"]),
                                                    discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a"), out))
     stamp["data_path"] = {"size": 1, "mtime_ns": 0, "sha256": "0"}
     (lenses["lens_a"] / "inputs.json").write_text(json.dumps(stamp))
@@ -1866,7 +1867,7 @@ def test_a_lens_fit_lock_refusal_tells_the_user_to_run_the_survey_again(tmp_path
     lock = folder / filenames.FIT_LOCK
     lock.mkdir(parents=True)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed", row
     assert row["reason"].startswith(f"{lock} is a folder, where tinylens keeps the lock file"), row
@@ -1892,7 +1893,7 @@ def test_a_lens_folder_another_fit_writes_tells_the_survey_user_to_choose_anothe
     folder = tmp_path / "out" / "lenses" / "lens_a"
     folder.mkdir(parents=True)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     with folder_lock(folder, filenames.FIT_LOCK, busy="{holder}"):  # the other fit, still writing
         row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed", row
@@ -1918,7 +1919,7 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
     lock.write_text("process 12 on node3, since long ago")
     not_ours(lock)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
     with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
@@ -1987,13 +1988,13 @@ def test_fit_lens_of_a_lens_already_done_leaves_the_workers_precision_alone(tmp_
 
 
 def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
     stray = folder / ".row.unfinished-k1ll3d00.json"  # a worker SIGKILLed while writing the row left it
     stray.write_text("{")
-    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(folder))
+    row = runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
     assert runner.read_row(folder / "row.json") == row and not stray.exists()
 
@@ -2002,20 +2003,20 @@ def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it
     """A worker killed while a lens's outputs were written left its tables and figures but no
     result.json; when the lens then failed, they stayed beside its failed row looking like its
     result. A fit's outputs without a result.json are now removed; a finished fit's are kept."""
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
     orphans = ["result_samples.csv", "result_summary.csv", "dataset_subplot.png", "model_results.png"]
     for name in orphans:
         (folder / name).write_text("of the killed fit")
-    row = runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(folder))
+    row = runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and runner.read_row(folder / "row.json") == row
     assert [name for name in orphans if (folder / name).exists()] == []
     (folder / "result.json").write_text(json.dumps(RESULT))  # a finished fit's outputs stay
     for name in orphans:
         (folder / name).write_text("of the finished fit")
-    runner.remove_orphan_outputs(folder, runner.lens_config(template, lens, tmp_path))
+    runner.remove_orphan_outputs(folder, survey_template.lens_config(template, lens, tmp_path))
     assert all((folder / name).exists() for name in orphans)
 
 
@@ -2028,9 +2029,9 @@ def test_fit_lens_releases_compiled_functions(tmp_path, mock_survey):
     square = jax.jit(lambda x: x * x)
     square(jnp.ones(3))
     assert square._cache_size() == 1
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
-    runner.fit_lens("lens_bad", runner.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
+    runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
     assert square._cache_size() == 0
 
 
@@ -2182,7 +2183,7 @@ def test_a_lens_whose_worker_wrote_its_row_is_in_the_catalogue_of_a_survey_stopp
 def _lens_a_with_a_checkpoint(mock_survey, tmp_path):
     """The mock survey's template and lens_a, its output folder under ``tmp_path`` made, holding a
     sampler's checkpoint file of text 'whole'."""
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
@@ -2211,7 +2212,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
 
     monkeypatch.setattr(tinylens, "fit", fit_on_a_full_disk)
     with pytest.raises(OSError) as raised:
-        runner.fit_lens("lens_a", runner.lens_config(template, lens, tmp_path), str(folder))
+        runner.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert raised.value.errno == errno.ENOSPC
     assert not (folder / "row.json").exists() and checkpoint.read_text() == "whole"
     # the task's error after its retries: the survey stops, no failed row
@@ -2224,7 +2225,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
         raise tinylens.errors.DataError("image.fits is not FITS")
 
     monkeypatch.setattr(tinylens, "fit", fit_of_a_bad_lens)
-    row = runner.fit_lens("lens_a", runner.lens_config(template, lens, tmp_path), str(folder))
+    row = runner.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and runner.read_row(folder / "row.json") == row
 
 
@@ -2916,11 +2917,11 @@ def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tm
     logging 'Compute Failed' with a traceback, before the row 'IsADirectoryError: ...' was written.
     The lens is now a failed row at once, naming the folder and what to do, the folder left as it
     was, the fit not started."""
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
     (folder / filenames.INPUTS).mkdir(parents=True)
-    config = runner.lens_config(template, lens, tmp_path)
+    config = survey_template.lens_config(template, lens, tmp_path)
     row = runner.fit_lens("lens_a", config, str(folder), truth_path=str(lens.folder / "truth.json"))
     expected = (f"{folder / filenames.INPUTS}: Is a directory: a folder where tinylens reads or writes a file of "
                 "this lens. Remove or rename it.")
@@ -2997,7 +2998,7 @@ def test_a_lens_folder_this_user_may_not_write_fails_the_lens_without_a_row_writ
 
     monkeypatch.setattr(os, "open", not_writable)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
-    config = runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path / "out")
+    config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
         pass
@@ -5094,7 +5095,7 @@ def test_the_templates_warnings_are_shown_once_whichever_lenses_it_is_checked_wi
     def shown(tried: list[str], out: Path) -> tuple[str | None, list[str]]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            lens_id = runner.check_template(template, [lenses[n] for n in tried], out, name="template T")
+            lens_id = survey_template.check_template(template, [lenses[n] for n in tried], out, name="template T")
         return lens_id, [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)]
 
     lens_id, texts = shown(["lens_a", "lens_b"], mock_survey["lenses"].parent / "out_nowhere")
@@ -5510,10 +5511,10 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
 
     from tinylens.precision import get_precision
 
-    template = runner.load_template(mock_survey["template"])
+    template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     shutil.copytree(mock_survey["lenses"] / "lens_a", lens.folder)
-    config, folder = runner.lens_config(template, lens, tmp_path), lens.output(tmp_path)
+    config, folder = survey_template.lens_config(template, lens, tmp_path), lens.output(tmp_path)
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "ok" and runner.attempts(folder) == 1
     (folder / "row.json").unlink()  # the worker died here
@@ -5547,13 +5548,13 @@ def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, mo
     from tinylens.survey.provenance import inputs_stamp
 
     def fit(*args: Any, **kwargs: Any) -> None:
-        raise runner.DataError("fitted again")
+        raise survey_template.DataError("fitted again")
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(tinylens, "fit", fit)
     out = (tmp_path / "out").resolve()
     lens = next(x for x in discovery.find_lenses(mock_survey["lenses"]) if x.lens_id == "lens_a")
-    config, folder = runner.lens_config(runner.load_template(mock_survey["template"]), lens, out), lens.output(out)
+    config, folder = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, out), lens.output(out)
     folder.mkdir(parents=True)
     precision = get_precision()
     result = {**RESULT, "config": runner.fitted_config(config), "info": {"precision": precision, "checkpoint": None}}
@@ -5634,7 +5635,7 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     monkeypatch.setattr(tinylens, "fit", mock.Mock(side_effect=TinyLensError(message)))
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
-    row = runner.fit_lens("lens_a", runner.lens_config(runner.load_template(mock_survey["template"]), lens, tmp_path),
+    row = runner.fit_lens("lens_a", survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path),
                           str(folder))
     reason = row["reason"]
     assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, (len(reason), reason)
@@ -5769,7 +5770,7 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
     advice = "run the fit again to resume it (its search is not done again)."
     assert "result_summary.csv" in text and text.endswith(advice) and len(text) > runner.MAX_REASON, text
     monkeypatch.setattr(tinylens, "fit", fit_refused)
-    row = runner.fit_lens("lens_a", runner.lens_config(template, lens, deep), str(folder))
+    row = runner.fit_lens("lens_a", survey_template.lens_config(template, lens, deep), str(folder))
     reason = row["reason"]
     assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, row
     assert reason.startswith(f"Output folder {str(folder)[:100]}") and reason.endswith(advice), reason

@@ -422,7 +422,7 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
         kept += (f" The {'failed lens is' if retried == 1 else f'{retried} failed lenses are'} fitted again by the "
                  "command below, which keeps --retry-failed.")
     if gone:
-        from tinylens.survey.runner import some_lenses
+        from tinylens.survey.template import some_lenses
 
         one = len(gone) == 1
         kept += (f" Not fitted again, though failed before: {gone[0] if one else some_lenses(gone)}, whose lens "
@@ -441,13 +441,13 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
         if len(bare) == 1:
             interrupted += f"; {bare[0]} had written none yet and starts again from the beginning{still.format('it')}"
         elif bare:
-            from tinylens.survey.runner import some_lenses
+            from tinylens.survey.template import some_lenses
 
             interrupted += (f"; {some_lenses(bare)} had written none yet and start again from the beginning"
                             f"{still.format('one')}")
         other = other_template_checkpoints(_among(unfinished, named), digest)
         if other:
-            from tinylens.survey.runner import some_lenses
+            from tinylens.survey.template import some_lenses
 
             one = len(other) == 1
             interrupted += (f"; {other[0] if one else some_lenses(other)} {'holds a checkpoint' if one else 'hold checkpoints'} "
@@ -458,7 +458,7 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
                  "for them and keeps their results, while stopping those workers (ending their batch job) loses what "
                  "they did since each lens's last checkpoint.")
         if waiting:
-            from tinylens.survey.runner import some_lenses
+            from tinylens.survey.template import some_lenses
 
             one = len(waiting) == 1
             kept += (f" The survey's {'task' if one else 'tasks'} of {waiting[0] if one else some_lenses(waiting)} "

@@ -222,7 +222,7 @@ def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, other
     command again fits them further from their checkpoints; and how many ``others`` it stopped
     were fitted with other settings than the template's or in another precision (kept by
     ``--reuse-finished``), which that does not fit further. ``written``: the template as parsed
-    (:func:`~tinylens.survey.runner.load_template`), whose limits are named as it writes them
+    (:func:`~tinylens.survey.template.load_template`), whose limits are named as it writes them
     (:func:`~tinylens.config.loader.key_as_written`: ``sampling.n_like_max`` for TinyLensGpu's older
     ``sampling`` section); None where it cannot be read."""
     from tinylens.config.loader import key_as_written
@@ -260,7 +260,8 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     import sys
 
     from tinylens.inference import install_command
-    from tinylens.survey.runner import load_template, missing_on_workers, stopped_results, stopping_limits
+    from tinylens.survey.runner import missing_on_workers, stopped_results, stopping_limits
+    from tinylens.survey.template import load_template
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
     rows = chosen_rows(frame, chosen)
