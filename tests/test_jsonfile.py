@@ -62,7 +62,7 @@ def _absent_readers():
     from tinylens.results.overview import _figure_path
     from tinylens.results.stored import mask_reading_unknown
     from tinylens.survey.provenance import read_json
-    from tinylens.survey.runner import read_row, read_rows, result_row
+    from tinylens.survey.rows import read_row, read_rows, result_row
 
     return [
         ("pipeline state", lambda d: d / "checkpoint.pipeline.json", lambda d: _read_state(d / "checkpoint.pipeline.json"), None),

@@ -373,7 +373,7 @@ def test_every_reader_of_result_json_reads_a_nan_literal_as_load_stored_does(fit
     from tinylens.results.overview import _figure_path
     from tinylens.results.stored import load_stored, mask_reading_unknown
     from tinylens.survey.provenance import fitted_precision
-    from tinylens.survey.runner import result_row
+    from tinylens.survey.rows import result_row
 
     result, out = fitted
     shutil.copytree(out, tmp_path, dirs_exist_ok=True)
@@ -419,6 +419,8 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
     from tinylens.fitting.replaced import replaced_files
     from tinylens.fitting.resume import pipeline_switched
     from tinylens.survey import runner
+
+    from tinylens.survey import rows as survey_rows
     from tinylens.survey.provenance import fitted_precision
 
     _, out = fitted
@@ -433,7 +435,7 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
     rows = [{"lens_id": out.name, "status": "ok", "flags": "unconverged"}]
 
     def answers():
-        row = runner.result_row(out.name, record)
+        row = survey_rows.result_row(out.name, record)
         return (row is not None and row["lens_id"], runner.budget_stopped(rows, survey), fitted_precision([record]),
                 [p.name for p in replaced_files(folder, written=[])],
                 pipeline_switched(problem, folder))

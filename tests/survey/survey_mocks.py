@@ -96,6 +96,7 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, trut
     import time
 
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -104,7 +105,7 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, trut
         time.sleep(1.0)  # the lenses submitted after it are queued on this worker by now
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -120,6 +121,7 @@ def fit_killing_its_first_worker(lens_id: str, config: dict[str, Any], lens_out:
 
     from tinylens import filenames
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,7 +132,7 @@ def fit_killing_its_first_worker(lens_id: str, config: dict[str, Any], lens_out:
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -144,6 +146,7 @@ def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], le
     import time
 
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,7 +157,7 @@ def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], le
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -170,6 +173,7 @@ def fit_raising_and_killing_behind_a_killer(lens_id: str, config: dict[str, Any]
     import time
 
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -181,7 +185,7 @@ def fit_raising_and_killing_behind_a_killer(lens_id: str, config: dict[str, Any]
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -200,11 +204,11 @@ def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_p
     """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): an ``ok`` row
     whose ``reason`` is the ``truth_path`` the survey gave the task, written as a real fit writes
     its files: its result.json (:func:`stand_in_result`) first, then its row.json."""
-    from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     stand_in_result(Path(lens_out))
     row = {"lens_id": lens_id, "status": "ok", "reason": str(truth_path)}
-    runner.write_row(Path(lens_out), row)
+    survey_rows.write_row(Path(lens_out), row)
     return row
 
 
@@ -217,13 +221,14 @@ def echo_after_sampler_import(lens_id: str, config: dict[str, Any], lens_out: st
 
     from tinylens.inference import METHODS
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     method = (config.get("inference") or {}).get("method") or "nautilus"
     try:
         importlib.import_module(METHODS["sampler"][method].partition(":")[0])
     except ModuleNotFoundError as exc:
-        row = runner.failed_row(lens_id, runner.one_line(runner.missing_here_text(exc)))
-        runner.write_row(Path(lens_out), row)
+        row = survey_rows.failed_row(lens_id, survey_rows.one_line(runner.missing_here_text(exc)))
+        survey_rows.write_row(Path(lens_out), row)
         return row
     return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
 
@@ -289,6 +294,7 @@ def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, 
 
     from tinylens import filenames
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -297,7 +303,7 @@ def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, 
     time.sleep(1.0)
     stand_in_result(folder)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -325,6 +331,7 @@ def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: s
     import time
 
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -335,7 +342,7 @@ def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: s
             held.append(np.ones(100_000_000 // 8))
             time.sleep(0.02)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -347,6 +354,7 @@ def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path:
     import time
 
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -354,7 +362,7 @@ def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path:
     if lens_id == "lens_hang":
         time.sleep(120.0)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -370,6 +378,7 @@ def fit_raising_once_before_a_killer(lens_id: str, config: dict[str, Any], lens_
     import time
 
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -381,7 +390,7 @@ def fit_raising_once_before_a_killer(lens_id: str, config: dict[str, Any], lens_
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -395,13 +404,14 @@ def fit_written_then_held(lens_id: str, config: dict[str, Any], lens_out: str, t
     ``result.json`` beside it; the fit of ``lens_held`` then holds until :data:`WRITTEN_FITS_RELEASED`
     (2 min at most), as a worker that finished the lens but died before its value reached the survey."""
     from tinylens.survey import runner
+    from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
     runner.note_attempt(folder)
     (folder / "result.json").write_text("{}\n")
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     if lens_id == "lens_held":
         WRITTEN_FITS_RELEASED.wait(120.0)
     return row

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
@@ -43,7 +44,7 @@ def _ctrl_c(*args, **kwargs):
 def _earlier_catalogue(out: Path, rows: dict) -> None:
     """Leave in ``out`` an earlier run's ``rows``: each in its lens folder's row.json, then the catalogue."""
     for lens_id, row in rows.items():
-        runner.write_row(out / runner.LENSES_DIR / lens_id, row)
+        survey_rows.write_row(out / runner.LENSES_DIR / lens_id, row)
     runner.write_catalog(rows, out)
 
 
@@ -55,7 +56,7 @@ def _kept_as_the_resume_keeps(out, text):
     n = len(catalog)
     assert n >= 1 and catalog["status"].tolist() == ["ok"] * n, catalog
     assert f"Finished lenses kept: {n} ({n} ok, 0 failed)" in text, text
-    assert set(catalog["lens_id"]) <= set(runner.read_rows(out)), catalog
+    assert set(catalog["lens_id"]) <= set(survey_rows.read_rows(out)), catalog
 
 
 def _fits_faked_and_stopped_at_the_second_lens(monkeypatch, stop=None):
@@ -86,8 +87,8 @@ def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_p
         folder = out / runner.LENSES_DIR / "lens_a"
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
-        rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
-        runner.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
+        rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
+        survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
         runner.write_catalog(rows, out)
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -125,7 +126,7 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
     of lens_b (ok) and lens_bad (failed): 'Finished lenses kept: 2 (1 ok, 1 failed)' counted
     those; the hint now counts the chosen lenses that finished, of how many were chosen."""
     out = tmp_path / "out"
-    rows = {"lens_b": runner.flat_row("lens_b", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    rows = {"lens_b": survey_rows.flat_row("lens_b", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
     _earlier_catalogue(out, rows)
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -133,11 +134,11 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
     assert "No lens of the 2 chosen by --only had finished." in _interrupted(args)
 
     def one_finished(todo, rows, config, out, *args, **kwargs):  # lens_a done, then Ctrl-C
-        rows["lens_a"] = runner.flat_row("lens_a", RESULT)
+        rows["lens_a"] = survey_rows.flat_row("lens_a", RESULT)
         folder = out / runner.LENSES_DIR / "lens_a"  # its fit's result.json, then its row, as its task writes them
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
-        runner.write_row(folder, rows["lens_a"])
+        survey_rows.write_row(folder, rows["lens_a"])
         runner.write_catalog(rows, out)
         raise KeyboardInterrupt
 
@@ -167,7 +168,7 @@ def test_ctrl_c_names_the_lenses_stopped_before_their_first_checkpoint(tmp_path,
             (lenses / lens_id).mkdir(parents=True, exist_ok=True)
             (lenses / lens_id / filenames.INPUTS).write_text("{}")
         (lenses / "lens_b" / filenames.PIPELINE_STATE).write_text("{}")
-        runner.write_row(lenses / "lens_bad", runner.failed_row("lens_bad", "broken"))
+        survey_rows.write_row(lenses / "lens_bad", survey_rows.failed_row("lens_bad", "broken"))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
@@ -195,7 +196,7 @@ def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_pa
     lenses = out / runner.LENSES_DIR
     for lens_id in ("lens_a", "lens_b", "lens_c"):
         (lenses / lens_id).mkdir(parents=True)
-    runner.write_row(lenses / "lens_bad", runner.failed_row("lens_bad", "broken"))
+    survey_rows.write_row(lenses / "lens_bad", survey_rows.failed_row("lens_bad", "broken"))
     (lenses / "lens_a" / filenames.ROW).write_text((lenses / "lens_bad" / filenames.ROW).read_text())
     (lenses / "lens_b" / filenames.RESULT).write_text("{}")
     (lenses / "lens_c" / filenames.CHECKPOINTS["nautilus"]).write_text("x")
@@ -280,7 +281,7 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
     failed again in the stopped run is not retried once more. Stopped before that (during the
     template check), the failed row is still there and the flag is kept."""
     out = tmp_path / "out"
-    runner.write_row(out / runner.LENSES_DIR / "lens_bad", runner.failed_row("lens_bad", "broken"))
+    survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", survey_rows.failed_row("lens_bad", "broken"))
 
     monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else _ctrl_c)
     monkeypatch.setattr(runner, "_fit_lenses", _ctrl_c)
@@ -305,7 +306,7 @@ def test_ctrl_c_before_the_failed_rows_go_does_not_count_the_lenses_retry_failed
     folder = out / runner.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
-    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
     _earlier_catalogue(out, rows)
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -327,7 +328,7 @@ def test_ctrl_c_does_not_say_a_failed_lens_whose_folder_is_gone_is_fitted_again(
     (its plan) retries lens_bad only and leaves lens_gone out of the catalogue. lens_gone is now named
     as not fitted again, and only lens_bad is counted as retried."""
     out = tmp_path / "out"
-    rows = {"lens_bad": runner.failed_row("lens_bad", "broken"), "lens_gone": runner.failed_row("lens_gone", "broken")}
+    rows = {"lens_bad": survey_rows.failed_row("lens_bad", "broken"), "lens_gone": survey_rows.failed_row("lens_gone", "broken")}
     _earlier_catalogue(out, rows)
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -347,8 +348,8 @@ def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_p
     the hint counted it among the lenses kept beside a resume command without --retry-failed);
     it now writes nothing before the cluster is up, so the row, the catalogue and the flag stay."""
     out = tmp_path / "out"
-    rows = {"lens_bad": runner.failed_row("lens_bad", "broken")}
-    runner.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])
+    rows = {"lens_bad": survey_rows.failed_row("lens_bad", "broken")}
+    survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])
     runner.write_catalog(rows, out)
 
     @contextlib.contextmanager
@@ -363,7 +364,7 @@ def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_p
     assert "No lens had finished ok. The failed lens is fitted again by the command below, which keeps --retry-failed." \
         in text and text.endswith(shlex.join(["tinylens", *args])), text
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed"]
-    assert runner.read_rows(out) == rows and not (out / runner.MANIFEST_FILE).exists()
+    assert survey_rows.read_rows(out) == rows and not (out / runner.MANIFEST_FILE).exists()
 
 
 def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mock_survey, monkeypatch):
@@ -375,7 +376,7 @@ def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mo
     folder = out / runner.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
 
     monkeypatch.setattr(survey_cli, "summary_line", _ctrl_c)
     text = _interrupted([*_args(mock_survey, out), "--only", "lens_a"])
@@ -509,7 +510,7 @@ def test_a_ctrl_c_deferred_to_the_end_of_a_finished_survey_does_not_say_nothing_
     folder = out / runner.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
     # the Ctrl-C sent again (an hour later) is still on its way when the command ends
     monkeypatch.setattr(common, "UnswallowedInterrupt", functools.partial(interrupts.UnswallowedInterrupt, delay=3600.0))
     line = survey_cli.summary_line
@@ -811,9 +812,9 @@ def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_
 
     lenses = tmp_path / runner.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
-        runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
+        survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
-    rows = {lens_id: runner.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
+    rows = {lens_id: survey_rows.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     assert [lens.lens_id for lens in runner.plan(found, rows, tmp_path)] == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
@@ -832,9 +833,9 @@ def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(t
 
     lenses = tmp_path / runner.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
-        runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
+        survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
-    rows = {lens_id: runner.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
+    rows = {lens_id: survey_rows.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
     runner.write_catalog(rows, tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
@@ -1005,13 +1006,13 @@ def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path)
 
     lenses = tmp_path / runner.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
-        runner.write_row(lenses / lens_id, {**runner.failed_row(lens_id, ""), "status": "ok", "reason": ""})
+        survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
         (lenses / lens_id / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / lens_id)}))
-    runner.write_catalog(runner.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
+    runner.write_catalog(survey_rows.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     shutil.rmtree(lenses / "lens_a")
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
-    refitted = [lens.lens_id for lens in runner.plan(found, runner.read_rows(tmp_path), tmp_path)]
+    refitted = [lens.lens_id for lens in runner.plan(found, survey_rows.read_rows(tmp_path), tmp_path)]
     assert refitted == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
     assert f"Finished lenses kept: {2 - len(refitted)} (1 ok, 0 failed)" in text, text

@@ -18,6 +18,7 @@ from tinylens.cli.main import app
 from tinylens.data.fits_io import write_fits_image
 from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, DataError
 from tinylens.survey import runner
+from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 from survey_mocks import SHAPE, template_config, write_lens
@@ -916,7 +917,7 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     assert row["status"] == "failed", row
     assert f"host {socket.gethostname()} (" in reason and f"that worker's Python ({sys.executable} -m pip" in reason, reason
     assert f"({command})" in reason and "--retry-failed" in reason and "another sampler method" not in reason, reason
-    assert runner.read_rows(out)["lens_a"]["reason"] == reason  # the row written is the one returned
+    assert survey_rows.read_rows(out)["lens_a"]["reason"] == reason  # the row written is the one returned
     assert runner.missing_on_workers([reason, "some other reason", None]) == {(socket.gethostname(), "nautilus", command): 1}
 
     capsys.readouterr()
@@ -949,17 +950,17 @@ def test_a_worker_without_the_sampler_package_on_a_long_python_path_keeps_its_co
     monkeypatch.setattr(socket, "gethostname", lambda: host)
     monkeypatch.setattr(sys, "executable", python)
     error = MethodNotInstalledError("nautilus is not installed", name="nautilus")
-    reason = runner.one_line(runner.missing_here_text(error))
+    reason = survey_rows.one_line(runner.missing_here_text(error))
     command = f"{python} -m pip install 'nautilus-sampler[checkpointing]'"
-    assert len(reason) <= runner.MAX_REASON and "characters cut]" not in reason, reason
+    assert len(reason) <= survey_rows.MAX_REASON and "characters cut]" not in reason, reason
     assert f"({command})" in reason and "--retry-failed" in reason, reason
     assert runner.missing_on_workers([reason]) == {(host, "nautilus", command): 1}
 
     monkeypatch.setattr(sys, "executable", "/scratch/" + "deep/" * 80 + "bin/python")  # cut whatever is done
-    cut = runner.one_line(runner.missing_here_text(error))
+    cut = survey_rows.one_line(runner.missing_here_text(error))
     assert "characters cut]" in cut, cut
     assert runner.missing_on_workers([cut]) == {(host, "nautilus", None): 1}
-    frame = pd.DataFrame([runner.failed_row("lens_a", reason), runner.failed_row("lens_b", cut)])
+    frame = pd.DataFrame([survey_rows.failed_row("lens_a", reason), survey_rows.failed_row("lens_b", cut)])
     capsys.readouterr()
     with pytest.raises(typer.Exit):  # every lens failed
         _print_summary(frame, Path("out"), 1.0, False)
@@ -988,9 +989,9 @@ def test_a_local_worker_without_the_sampler_package_is_not_told_to_fix_the_templ
     from tinylens.cli.survey import _print_summary
     from tinylens.errors import MethodNotInstalledError
 
-    reason = runner.one_line(runner.missing_here_text(MethodNotInstalledError("not here", name="dynesty")))
+    reason = survey_rows.one_line(runner.missing_here_text(MethodNotInstalledError("not here", name="dynesty")))
     command = shlex.join([sys.executable, "-m", "pip", "install", "dynesty"])
-    rows = [runner.failed_row("lens_a", reason), runner.failed_row("lens_b", reason)]
+    rows = [survey_rows.failed_row("lens_a", reason), survey_rows.failed_row("lens_b", reason)]
     capsys.readouterr()
     with pytest.raises(typer.Exit):  # every lens failed
         _print_summary(pd.DataFrame(rows), Path("out"), 1.0, False)
@@ -1000,7 +1001,7 @@ def test_a_local_worker_without_the_sampler_package_is_not_told_to_fix_the_templ
     advice = said.partition("Every lens failed.")[0]  # the summary's own lines, not the reason it quotes after
     assert "fixing the template" not in advice and "start that worker" not in advice, said
 
-    rows.append(runner.failed_row("lens_c", "data.image_path: the file lens_c/image.fits does not exist."))
+    rows.append(survey_rows.failed_row("lens_c", "data.image_path: the file lens_c/image.fits does not exist."))
     with pytest.raises(typer.Exit):
         _print_summary(pd.DataFrame(rows), Path("out"), 1.0, False)
     said = " ".join(capsys.readouterr().out.split())

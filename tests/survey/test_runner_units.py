@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
@@ -48,7 +49,7 @@ RESULT = {
 
 
 def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
-    row = runner.flat_row("lens_a", RESULT)
+    row = survey_rows.flat_row("lens_a", RESULT)
     assert row["lens_id"] == "lens_a" and row["status"] == "ok" and row["reason"] == ""
     assert row["lens_mass.0.theta_E_median"] == 1.01
     assert (row["lens_mass.0.theta_E_lo68"], row["lens_mass.0.theta_E_hi68"]) == (1.0, 1.02)
@@ -61,7 +62,7 @@ def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
 
 
 def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
-    rows = {"b": runner.flat_row("b", RESULT), "a": runner.failed_row("a", "bad image"), "c": runner.flat_row("c", RESULT)}
+    rows = {"b": survey_rows.flat_row("b", RESULT), "a": survey_rows.failed_row("a", "bad image"), "c": survey_rows.flat_row("c", RESULT)}
     frame = runner.write_catalog(rows, tmp_path)
     for read in (pd.read_parquet(tmp_path / "catalog.parquet"), pd.read_csv(tmp_path / "catalog.csv")):
         assert list(read["lens_id"]) == ["a", "b", "c"]
@@ -90,7 +91,7 @@ def test_catalog_parquet_is_read_by_astropy_when_empty_and_without_a_warning_per
         warnings.simplefilter("error", AstropyUserWarning)
         table = Table.read(tmp_path / "empty" / "catalog.parquet")
     assert len(table) == 0 and table.colnames[:6] == ["lens_id", "status", "reason", "trusted", "flags", "critical_flags"]
-    rows = {"lens_long_name_0002": runner.flat_row("lens_long_name_0002", RESULT), "a": runner.failed_row("a", "bad image")}
+    rows = {"lens_long_name_0002": survey_rows.flat_row("lens_long_name_0002", RESULT), "a": survey_rows.failed_row("a", "bad image")}
     runner.write_catalog(rows, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", AstropyUserWarning)
@@ -113,9 +114,9 @@ def test_catalog_parquet_types_are_as_docs_survey_md_says_with_and_without_a_fai
     from astropy.table import Table
 
     trusted = {**RESULT, "quality": {**RESULT["quality"], "trusted": True}}
-    rows = {"a": runner.flat_row("a", trusted), "b": runner.flat_row("b", RESULT)}
+    rows = {"a": survey_rows.flat_row("a", trusted), "b": survey_rows.flat_row("b", RESULT)}
     if failed:
-        rows["c"] = runner.failed_row("c", "bad image")
+        rows["c"] = survey_rows.failed_row("c", "bad image")
     runner.write_catalog(rows, tmp_path)
     path = tmp_path / "catalog.parquet"
     schema = pq.read_schema(path)  # the file's types: the same in both cases
@@ -146,14 +147,14 @@ def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path
     lenses = [_lens(tmp_path, n) for n in names]
     for lens in lenses:
         lens.output(out).mkdir(parents=True)
-    runner.write_row(lenses[0].output(out), runner.flat_row("done", RESULT))
+    survey_rows.write_row(lenses[0].output(out), survey_rows.flat_row("done", RESULT))
     (lenses[0].output(out) / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(lenses[1].output(out), runner.failed_row("failed", "broken"))
-    runner.write_row(lenses[2].output(out), runner.flat_row("no_result", RESULT))  # its result.json is gone
+    survey_rows.write_row(lenses[1].output(out), survey_rows.failed_row("failed", "broken"))
+    survey_rows.write_row(lenses[2].output(out), survey_rows.flat_row("no_result", RESULT))  # its result.json is gone
     (lenses[3].output(out) / "result.json").write_text(json.dumps(RESULT))  # killed before its row was written
     (lenses[4].output(out) / "row.json").write_text('{"status": "ok", "lens_')  # half-written
 
-    rows = runner.read_rows(out)
+    rows = survey_rows.read_rows(out)
     assert sorted(rows) == ["done", "failed", "no_result"]
     runner.recover_rows(lenses, out, rows)
     assert rows["recovered"]["lens_mass.0.theta_E_median"] == 1.01
@@ -183,9 +184,9 @@ def test_a_result_recovered_without_its_row_leaves_no_checkpoint_its_fit_would_h
         (folder / "result.json").write_text(json.dumps({**RESULT, "info": {"checkpoint": checkpoint}}))
         for name in names:
             (folder / name).write_bytes(b"state")
-    rows = runner.read_rows(out)
+    rows = survey_rows.read_rows(out)
     runner.recover_rows([removed, kept], out, rows)
-    assert sorted(rows) == ["kept", "removed"] and runner.read_rows(out) == rows
+    assert sorted(rows) == ["kept", "removed"] and survey_rows.read_rows(out) == rows
     assert not any((removed.output(out) / name).exists() for name in names)
     assert all((kept.output(out) / name).read_bytes() == b"state" for name in names)
 
@@ -201,9 +202,9 @@ def _recovered_with_no_checkpoint_kept(tmp_path: Path, info: Any) -> None:
     names = filenames.checkpoint_names()
     for name in names:
         (folder / name).write_bytes(b"state")
-    rows = runner.read_rows(out)
+    rows = survey_rows.read_rows(out)
     runner.recover_rows([lens], out, rows)
-    assert rows["edited"]["status"] == "ok" and runner.read_rows(out) == rows
+    assert rows["edited"]["status"] == "ok" and survey_rows.read_rows(out) == rows
     assert not any((folder / name).exists() for name in names)
 
 
@@ -233,7 +234,7 @@ def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_l
     lenses = [_lens(tmp_path, n) for n in ("a", "b", "c")]
     for lens in lenses:
         lens.output(out).mkdir(parents=True)
-    runner.write_row(lenses[0].output(out), runner.flat_row("a", RESULT))
+    survey_rows.write_row(lenses[0].output(out), survey_rows.flat_row("a", RESULT))
     result_a = {**RESULT, "output_dir": str(lenses[0].output(out))}
     (lenses[0].output(out) / "result.json").write_text(json.dumps(result_a))
     for name in ("row.json", "result.json"):  # b: a's folder copied whole
@@ -241,13 +242,13 @@ def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_l
     (lenses[2].output(out) / "result.json").write_text(json.dumps(result_a))  # c: a's result alone
 
     with pytest.warns(DataWarning, match=r"b holds a\b.*fitted again"):
-        rows = runner.read_rows(out)
+        rows = survey_rows.read_rows(out)
     assert sorted(rows) == ["a"]
     runner.recover_rows(lenses, out, rows)
     assert sorted(rows) == ["a"]
     assert [lens.lens_id for lens in runner.plan(lenses, rows, out)] == ["b", "c"]
-    assert runner.read_row(lenses[1].output(out) / "row.json", "b") is None  # what fit_lens asks
-    assert runner.read_row(lenses[0].output(out) / "row.json", "a")["lens_id"] == "a"
+    assert survey_rows.read_row(lenses[1].output(out) / "row.json", "b") is None  # what fit_lens asks
+    assert survey_rows.read_row(lenses[0].output(out) / "row.json", "a")["lens_id"] == "a"
 
 
 def test_rows_written_before_critical_flags_get_them_from_result_json(tmp_path):
@@ -255,12 +256,12 @@ def test_rows_written_before_critical_flags_get_them_from_result_json(tmp_path):
     out = tmp_path / "out"
     for name in ("old", "old_no_result", "new"):
         (out / "lenses" / name).mkdir(parents=True)
-        row = runner.flat_row(name, RESULT)
+        row = survey_rows.flat_row(name, RESULT)
         if name.startswith("old"):
             del row["critical_flags"]
-        runner.write_row(out / "lenses" / name, row)
+        survey_rows.write_row(out / "lenses" / name, row)
     (out / "lenses" / "old" / "result.json").write_text(json.dumps(RESULT))
-    rows = runner.read_rows(out)
+    rows = survey_rows.read_rows(out)
     assert rows["old"]["critical_flags"] == "multimodal" and rows["new"]["critical_flags"] == "multimodal"
     assert "critical_flags" not in rows["old_no_result"]  # nothing to read it from: empty in the catalogue
     assert runner.catalog_frame(rows).set_index("lens_id")["critical_flags"].to_dict() == {
@@ -496,7 +497,7 @@ def test_a_fitted_lens_whose_folder_cannot_be_looked_into_is_warned_of_once(tmp_
     for name in ("lens_a", "lens_b", "lens_c"):
         shutil.copytree(mock_survey["lenses"] / name, lenses / name)
     for name in ("lens_b", "lens_c"):  # fitted (failed: no result.json to stamp) by an earlier run
-        runner.write_row(out / runner.LENSES_DIR / name, runner.failed_row(name, "bad data"))
+        survey_rows.write_row(out / runner.LENSES_DIR / name, survey_rows.failed_row(name, "bad data"))
     shutil.rmtree(lenses / "lens_c")  # really gone
     closed, stat = lenses / "lens_b", Path.stat
 
@@ -1134,7 +1135,7 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
     out = tmp_path / "out"
     (out / "lenses" / "lens_a").mkdir(parents=True)
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(out / "lenses" / "lens_a", survey_rows.flat_row("lens_a", RESULT))
 
     def full(path, frame):
         raise OSError(code, os.strerror(code), None if filename is None else str(out / filename))
@@ -1147,7 +1148,7 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
     assert "Traceback" not in result.output
     assert f"The survey output folder {out}: " in text and said.replace("catalog.csv", str(out / "catalog.csv")) in text
     assert "Run the same command (or run_survey call) again" in text
-    assert runner.read_rows(out)["lens_a"]["status"] == "ok"  # kept
+    assert survey_rows.read_rows(out)["lens_a"]["status"] == "ok"  # kept
     assert held_by(out / runner.SURVEY_LOCK_FILE) is None
 
 
@@ -1159,7 +1160,7 @@ def test_a_full_disk_tells_a_python_caller_to_call_run_survey_again(tmp_path, mo
     out = tmp_path / "out"
     (out / "lenses" / "lens_a").mkdir(parents=True)
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(out / "lenses" / "lens_a", survey_rows.flat_row("lens_a", RESULT))
 
     def full(path, frame):
         raise OSError(28, os.strerror(28))
@@ -1168,7 +1169,7 @@ def test_a_full_disk_tells_a_python_caller_to_call_run_survey_again(tmp_path, mo
     with pytest.raises(OutputError) as caught:
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False, only=["lens_a"])
     assert "Run the same command (or run_survey call) again after freeing some space" in str(caught.value)
-    assert runner.read_rows(out)["lens_a"]["status"] == "ok"
+    assert survey_rows.read_rows(out)["lens_a"]["status"] == "ok"
 
 
 @pytest.mark.parametrize(
@@ -1205,7 +1206,7 @@ def test_survey_only_fits_the_chosen_lenses_and_keeps_the_others_rows(tmp_path, 
     out = tmp_path / "out"
     (out / "lenses" / "lens_a").mkdir(parents=True)
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(out / "lenses" / "lens_a", runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(out / "lenses" / "lens_a", survey_rows.flat_row("lens_a", RESULT))
     with mock.patch.object(runner, "_fit_lenses", return_value="fitted") as fitted, \
             mock.patch.object(runner, "dask_client"):
         assert runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False,
@@ -1223,9 +1224,9 @@ def _earlier_run(out: Path, reason: str) -> dict[str, dict]:
     lens_bad failed for ``reason`` (its row); their rows."""
     (out / "lenses" / "lens_a").mkdir(parents=True)
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", reason)}
+    rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", reason)}
     for lens_id, row in rows.items():
-        runner.write_row(out / "lenses" / lens_id, row)
+        survey_rows.write_row(out / "lenses" / lens_id, row)
     return rows
 
 
@@ -1334,9 +1335,9 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     for folder in lenses.values():
         folder.mkdir(parents=True)
     (lenses["lens_a"] / "result.json").write_text(json.dumps(RESULT))  # done
-    runner.write_row(lenses["lens_a"], runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(lenses["lens_a"], survey_rows.flat_row("lens_a", RESULT))
     (lenses["lens_b"] / "result.json").write_text(json.dumps(RESULT))  # finished, killed before its row
-    runner.write_row(lenses["lens_bad"], runner.failed_row("lens_bad", "DataError: broken"))
+    survey_rows.write_row(lenses["lens_bad"], survey_rows.failed_row("lens_bad", "DataError: broken"))
     (lenses["lens_c"] / "checkpoint.hdf5").write_bytes(b"")  # interrupted
     before = _tree(out)
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
@@ -1398,7 +1399,7 @@ def test_a_fitted_lens_whose_folder_is_gone_leaves_the_catalogue_with_a_warning(
     for name in ("lens_a", "lens_b"):
         (out / "lenses" / name).mkdir(parents=True)
         (out / "lenses" / name / "result.json").write_text(json.dumps(RESULT))
-        runner.write_row(out / "lenses" / name, runner.flat_row(name, RESULT))
+        survey_rows.write_row(out / "lenses" / name, survey_rows.flat_row(name, RESULT))
     shutil.move(lenses / "lens_b", tmp_path / "lens_b.away")
 
     def run():
@@ -1492,16 +1493,16 @@ def test_the_survey_warnings_on_files_and_folders_read_right_for_one_and_for_sev
     lenses = out / "lenses"
     for folder, lens_id in (("b", "a"), ("c", "c")):
         (lenses / folder).mkdir(parents=True)
-        runner.write_row(lenses / folder, runner.flat_row(lens_id, RESULT))
+        survey_rows.write_row(lenses / folder, survey_rows.flat_row(lens_id, RESULT))
     with pytest.warns(DataWarning) as caught:
-        runner.read_rows(out)
+        survey_rows.read_rows(out)
     assert [" ".join(str(w.message).split()) for w in caught] == [
         f"1 row.json file in {lenses} holds another lens's row (copied between lens folders?): b holds a. It is "
         "not taken for this lens's result, which is fitted again."]
     (lenses / "d").mkdir()
-    runner.write_row(lenses / "d", runner.flat_row("a", RESULT))
+    survey_rows.write_row(lenses / "d", survey_rows.flat_row("a", RESULT))
     with pytest.warns(DataWarning) as caught:
-        runner.read_rows(out)
+        survey_rows.read_rows(out)
     assert [" ".join(str(w.message).split()) for w in caught] == [
         f"2 row.json files in {lenses} hold another lens's row (copied between lens folders?): b holds a, d holds "
         "a. They are not taken for these lenses' results, which are fitted again."]
@@ -1541,7 +1542,7 @@ def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_pa
                               only=["lens_a", "lens_b", "lens_bad"])
     assert plan["recover"] == ["lens_a"]
     assert plan["to_fit"] == {"new": ["lens_b"], "resume": ["lens_bad"], "other_checkpoint": [], "changed": [], "retry": []}
-    rows = runner.read_rows(out)
+    rows = survey_rows.read_rows(out)
     recovered = {**rows, **runner.recoverable_rows([discovery.Lens(n, mock_survey["lenses"] / n) for n in folders],
                                                    out, rows)}
     assert sorted(recovered) == plan["recover"]  # the rows the run rebuilds
@@ -1845,8 +1846,8 @@ def test_a_folder_named_as_a_lens_lock_fails_that_lens_and_the_survey_fits_the_o
     said = done.stdout + done.stderr
     assert done.returncode == 0, said
     assert "Traceback" not in said and "Compute Failed" not in said, said
-    rows = runner.read_rows(out)
-    assert rows["lens_a"] == {"lens_id": "lens_a", "status": "failed", "reason": runner.describe_exception(OutputError(
+    rows = survey_rows.read_rows(out)
+    assert rows["lens_a"] == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.describe_exception(OutputError(
         f"{lock} is a folder, where tinylens keeps the lock file that stops two processes writing {lock.parent} at "
         "once. Remove or rename it, and run the same command (or run_survey call) again."))}
     # (the reason cut at MAX_REASON as every reason is)
@@ -1926,8 +1927,8 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
         pass
     assert "(or ask its owner to) and run the same command (or run_survey call) again" in str(refused.value)
     # the lock's own message, on one line (cut at MAX_REASON: it names the path three times)
-    assert row["reason"] == runner.describe_exception(refused.value), row
-    assert runner.read_row(folder / "row.json", "lens_a") == row
+    assert row["reason"] == survey_rows.describe_exception(refused.value), row
+    assert survey_rows.read_row(folder / "row.json", "lens_a") == row
     assert lock.read_text() == "process 12 on node3, since long ago" and runner.attempts(folder) == 0
     assert sorted(p.name for p in folder.iterdir()) == sorted([filenames.LENS_LOCK, "row.json"])  # no fit's files
 
@@ -1962,9 +1963,9 @@ def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(t
         task.join(0.5)
         assert task.is_alive() and not returned  # blocked on the lock
         (folder / "result.json").write_text(json.dumps(RESULT))
-        runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+        survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
     task.join(10)
-    assert returned == [runner.flat_row("lens_a", RESULT)]
+    assert returned == [survey_rows.flat_row("lens_a", RESULT)]
 
 
 def test_fit_lens_of_a_lens_already_done_leaves_the_workers_precision_alone(tmp_path):
@@ -1976,7 +1977,7 @@ def test_fit_lens_of_a_lens_already_done_leaves_the_workers_precision_alone(tmp_
     folder = tmp_path / "lenses" / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
-    runner.write_row(folder, runner.flat_row("lens_a", RESULT))
+    survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
     before = get_precision()
     other = "float64" if before == "float32" else "float32"
     with x64():
@@ -1996,7 +1997,7 @@ def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     stray.write_text("{")
     row = runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
-    assert runner.read_row(folder / "row.json") == row and not stray.exists()
+    assert survey_rows.read_row(folder / "row.json") == row and not stray.exists()
 
 
 def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it(tmp_path, mock_survey):
@@ -2011,7 +2012,7 @@ def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it
     for name in orphans:
         (folder / name).write_text("of the killed fit")
     row = runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
-    assert row["status"] == "failed" and runner.read_row(folder / "row.json") == row
+    assert row["status"] == "failed" and survey_rows.read_row(folder / "row.json") == row
     assert [name for name in orphans if (folder / name).exists()] == []
     (folder / "result.json").write_text(json.dumps(RESULT))  # a finished fit's outputs stay
     for name in orphans:
@@ -2063,7 +2064,7 @@ def _refusal(future, lens, out):
 
 def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
-    ok = runner.flat_row("lens_a", RESULT)
+    ok = survey_rows.flat_row("lens_a", RESULT)
     assert _task_row(_Future("finished", ok), lens, tmp_path) == ok
     # the scheduler went away: no row, the lens stays to do
     assert _task_row(_Future("cancelled"), lens, tmp_path) is None
@@ -2071,7 +2072,7 @@ def test_task_outcomes_give_ok_failed_or_no_row(tmp_path):
     # an error after the retries (or KilledWorker): a failed row with the reason, written
     row = _task_row(_Future("error", error=MemoryError("out of memory")), lens, tmp_path)
     assert row == {"lens_id": "lens_a", "status": "failed", "reason": "MemoryError: out of memory"}
-    assert runner.read_row(lens.output(tmp_path) / "row.json") == row
+    assert survey_rows.read_row(lens.output(tmp_path) / "row.json") == row
 
 
 def test_a_finished_task_whose_value_cannot_be_fetched_gives_the_row_its_worker_wrote(tmp_path):
@@ -2085,8 +2086,8 @@ def test_a_finished_task_whose_value_cannot_be_fetched_gives_the_row_its_worker_
     reset = CommClosedError("in <TCP (closed) ConnectionPool.gather>: ConnectionResetError: [Errno 104]")
     assert _task_row(_Future("finished", unfetched=reset), lens, tmp_path) is None
     assert _refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None
-    ok = runner.flat_row("lens_a", RESULT)
-    runner.write_row(lens.output(tmp_path), ok)
+    ok = survey_rows.flat_row("lens_a", RESULT)
+    survey_rows.write_row(lens.output(tmp_path), ok)
     assert _task_row(_Future("finished", unfetched=reset), lens, tmp_path) == ok
     assert _task_row(_Future("finished", unfetched=ConnectionRefusedError(111, "refused")), lens, tmp_path) == ok
     assert _refusal(_Future("finished", unfetched=reset), lens, tmp_path) is None  # an ok row refuses nothing
@@ -2118,8 +2119,8 @@ def test_a_task_cancelled_just_after_its_status_was_read_is_its_workers_row_or_l
     assert _refusal(_CancelledOnRead("finished"), lens, tmp_path) is None
     assert _task_row(_CancelledOnRead("error"), lens, tmp_path) is None
     assert not (lens.output(tmp_path) / "row.json").exists()  # no failed row written
-    ok = runner.flat_row("lens_a", RESULT)
-    runner.write_row(lens.output(tmp_path), ok)
+    ok = survey_rows.flat_row("lens_a", RESULT)
+    survey_rows.write_row(lens.output(tmp_path), ok)
     assert _task_row(_CancelledOnRead("finished"), lens, tmp_path) == ok
 
 
@@ -2130,17 +2131,17 @@ def test_a_cancelled_task_whose_worker_wrote_its_row_is_fitted_where_the_resume_
     resume would keep it: this lens's row, an ok one with its result.json; else it stays to fit."""
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(tmp_path)
-    ok = runner.flat_row("lens_a", RESULT)
-    runner.write_row(folder, ok)  # no result.json: the resume fits it again
+    ok = survey_rows.flat_row("lens_a", RESULT)
+    survey_rows.write_row(folder, ok)  # no result.json: the resume fits it again
     assert _task_row(_Future("cancelled"), lens, tmp_path) is None
     assert _task_row(_CancelledOnRead("error"), lens, tmp_path) is None
     (folder / "result.json").write_text("{}\n")
     assert _task_row(_Future("cancelled"), lens, tmp_path) == ok
     assert _task_row(_CancelledOnRead("error"), lens, tmp_path) == ok
     failed = {"lens_id": "lens_a", "status": "failed", "reason": "ValueError: bad"}
-    runner.write_row(folder, failed)
+    survey_rows.write_row(folder, failed)
     assert _task_row(_Future("cancelled"), lens, tmp_path) == failed
-    runner.write_row(folder, {**ok, "lens_id": "lens_b"})  # another lens's row, copied here
+    survey_rows.write_row(folder, {**ok, "lens_id": "lens_b"})  # another lens's row, copied here
     assert _task_row(_Future("cancelled"), lens, tmp_path) is None
 
 
@@ -2219,14 +2220,14 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
     with pytest.raises(OSError):
         _task_row(_Future("error", error=raised.value), lens, tmp_path)
     assert not (folder / "row.json").exists()
-    assert runner.plan([lens], runner.read_rows(tmp_path), tmp_path) == [lens]  # fitted by the next run
+    assert runner.plan([lens], survey_rows.read_rows(tmp_path), tmp_path) == [lens]  # fitted by the next run
 
     def fit_of_a_bad_lens(config, **kwargs):
         raise tinylens.errors.DataError("image.fits is not FITS")
 
     monkeypatch.setattr(tinylens, "fit", fit_of_a_bad_lens)
     row = runner.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
-    assert row["status"] == "failed" and runner.read_row(folder / "row.json") == row
+    assert row["status"] == "failed" and survey_rows.read_row(folder / "row.json") == row
 
 
 class _Records(logging.Handler):
@@ -2505,7 +2506,7 @@ def _fit_racing_a_removal(lens_id: str, config: dict[str, Any], lens_out: str, t
     _RACE["thread"].start()
     assert _RACE["released"].wait(60)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
-    runner.write_row(folder, row)
+    survey_rows.write_row(folder, row)
     return row
 
 
@@ -2616,7 +2617,7 @@ def test_only_a_worker_stopped_for_its_memory_makes_an_out_of_memory_reason():
     reason = runner.out_of_memory_reason(killed, restarts, local=False)
     assert reason.startswith("Out of memory (KilledWorker): Dask stopped the worker fitting it at 7.3 GB"), reason
     assert "after 4 workers died on it; give the Dask workers more memory each (dask worker --memory-limit" in reason
-    assert len(reason) <= runner.MAX_REASON
+    assert len(reason) <= survey_rows.MAX_REASON
     assert runner.out_of_memory_reason(killed, {"tcp://other:1": 1}, local=True) is None  # killed otherwise
     assert runner.out_of_memory_reason(MemoryError("x"), restarts, local=True) is None
 
@@ -2820,7 +2821,7 @@ def test_catalogue_has_every_documented_column_whatever_its_rows_hold():
     an empty survey no rows: the columns are there all the same, in the documented order."""
     ok = {"lens_id": "a", "status": "ok", "reason": "", "trusted": True, "flags": "", "x_median": 1.5,
           "log_evidence": -3.0, "n_likelihood_evals": 100, "wall_time_s": 2.0}
-    failed = runner.failed_row("b", "broken FITS")
+    failed = survey_rows.failed_row("b", "broken FITS")
     for rows in ({"a": ok, "b": failed}, {"b": failed}, {}):
         frame = runner.catalog_frame(rows)
         assert list(frame.columns[:6]) == ["lens_id", "status", "reason", "trusted", "flags", "critical_flags"]
@@ -2925,8 +2926,8 @@ def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tm
     row = runner.fit_lens("lens_a", config, str(folder), truth_path=str(lens.folder / "truth.json"))
     expected = (f"{folder / filenames.INPUTS}: Is a directory: a folder where tinylens reads or writes a file of "
                 "this lens. Remove or rename it.")
-    assert row == {"lens_id": "lens_a", "status": "failed", "reason": runner.one_line(expected)}, row
-    assert runner.read_row(folder / "row.json", "lens_a") == row
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.one_line(expected)}, row
+    assert survey_rows.read_row(folder / "row.json", "lens_a") == row
     assert (folder / filenames.INPUTS).is_dir() and not any((folder / filenames.INPUTS).iterdir())
     assert runner.attempts(folder) == 0
 
@@ -2975,8 +2976,8 @@ def test_a_file_of_its_lens_this_user_may_not_change_fails_the_lens_with_its_che
     expected = (f"{blocked}: Permission denied: this user may not open or change it. Check the permissions of it "
                 f"and of its folder ({shlex.join(['ls', '-ld', str(blocked), str(folder)])}), or ask their owner to change them; where it is an "
                 "output, choose another --out, a folder of your own.")
-    assert row == {"lens_id": "lens_a", "status": "failed", "reason": runner.one_line(expected)}, row
-    assert runner.read_row(folder / filenames.ROW, "lens_a") == row
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.one_line(expected)}, row
+    assert survey_rows.read_row(folder / filenames.ROW, "lens_a") == row
     assert checkpoint.read_text() == "sampled so far"
 
 
@@ -3003,7 +3004,7 @@ def test_a_lens_folder_this_user_may_not_write_fails_the_lens_without_a_row_writ
     with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
         pass
     assert str(refused.value).startswith(f"The lock file {folder / filenames.LENS_LOCK} cannot be made (")
-    assert row == {"lens_id": "lens_a", "status": "failed", "reason": runner.describe_exception(refused.value)}, row
+    assert row == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.describe_exception(refused.value)}, row
     assert not any(folder.iterdir())
 
 
@@ -3370,9 +3371,9 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
     old = tmp_path / "old"
     (old / "lenses" / "lens_a").mkdir(parents=True)
     (old / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
-    rows = {"lens_a": runner.flat_row("lens_a", RESULT), "lens_bad": runner.failed_row("lens_bad", "broken")}
+    rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
     for lens_id, row in rows.items():
-        runner.write_row(old / "lenses" / lens_id, row)
+        survey_rows.write_row(old / "lenses" / lens_id, row)
     runner.write_catalog(rows, old)
     before = _tree(old)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -3652,8 +3653,8 @@ def test_a_finished_task_s_late_value_is_the_row_its_worker_wrote_where_it_wrote
     try:
         outcome = runner._outcome(future, lens, tmp_path)
         assert (outcome.late, outcome.value) == (True, None)
-        ok = runner.flat_row("lens_a", RESULT)
-        runner.write_row(lens.output(tmp_path), ok)
+        ok = survey_rows.flat_row("lens_a", RESULT)
+        survey_rows.write_row(lens.output(tmp_path), ok)
         outcome = runner._outcome(future, lens, tmp_path)
         assert (outcome.late, outcome.value) == (False, ok)
     finally:
@@ -4034,8 +4035,8 @@ def test_the_survey_s_questions_to_a_scheduler_that_stops_answering_are_not_wait
 
     client = types.SimpleNamespace(scheduler_info=unanswered, get_events=no_events)
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
-    ok = runner.flat_row("lens_a", RESULT)
-    runner.write_row(lens.output(tmp_path), ok)
+    ok = survey_rows.flat_row("lens_a", RESULT)
+    survey_rows.write_row(lens.output(tmp_path), ok)
     ask, expected = _UNANSWERED_QUESTIONS[question]
     got: list[Any] = []
     try:
@@ -4565,7 +4566,7 @@ def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_
     assert refusal.endswith("Give 2 or fewer (at most 64)."), refusal
     reason = runner.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
     assert "; run the survey with fewer --workers (run_survey: workers=) or where there is more memory (each" in reason, reason
-    assert len(reason) <= runner.MAX_REASON
+    assert len(reason) <= survey_rows.MAX_REASON
 
 
 def test_the_out_of_memory_advice_keeps_more_memory_as_its_second_choice():
@@ -5522,8 +5523,8 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
     checkpoint.write_text("left by the fit")
     written = (folder / "result.json").stat().st_mtime_ns
     adopted = runner.fit_lens("lens_a", config, str(folder))
-    assert adopted == runner.flat_row("lens_a", json.loads((folder / "result.json").read_text()))
-    assert runner.read_row(folder / "row.json") == adopted and not checkpoint.exists()
+    assert adopted == survey_rows.flat_row("lens_a", json.loads((folder / "result.json").read_text()))
+    assert survey_rows.read_row(folder / "row.json") == adopted and not checkpoint.exists()
     assert runner.attempts(folder) == 1 and (folder / "result.json").stat().st_mtime_ns == written  # no fit
     precision = get_precision()
     assert runner.adoptable_row("lens_a", folder, config, precision) == adopted
@@ -5560,7 +5561,7 @@ def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, mo
     result = {**RESULT, "config": runner.fitted_config(config), "info": {"precision": precision, "checkpoint": None}}
     (folder / "result.json").write_text(json.dumps(result))
     (folder / "inputs.json").write_text(json.dumps(inputs_stamp(config, precision)))
-    runner.write_row(folder, runner.failed_row("lens_a", "KilledWorker: ..."))
+    survey_rows.write_row(folder, survey_rows.failed_row("lens_a", "KilledWorker: ..."))
     assert runner.adoptable_row("lens_a", folder, config, precision) is not None  # what the task would adopt
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, only=["lens_a"],
@@ -5598,9 +5599,9 @@ def test_catalog_csv_read_as_the_docs_say_keeps_text_as_text_and_numbers_as_numb
     every text column is text ("" where empty) as in catalog.parquet, ids such as 007 stay as
     written, trusted is True/False/<NA>, and each statistic is a float column, NaN for a failed lens."""
     clean = dict(RESULT, quality={"trusted": True, "flags": [], "critical": ["unconverged"]})
-    rows = {"007": runner.flat_row("007", RESULT), "1e3": runner.flat_row("1e3", clean)}
+    rows = {"007": survey_rows.flat_row("007", RESULT), "1e3": survey_rows.flat_row("1e3", clean)}
     if failed:
-        rows["a"] = runner.failed_row("a", "DataError: image.fits is not a FITS file")
+        rows["a"] = survey_rows.failed_row("a", "DataError: image.fits is not a FITS file")
     runner.write_catalog(rows, tmp_path)
     cat, table = _docs_catalog_csv_reader()(tmp_path)
     parquet = pd.read_parquet(tmp_path / "catalog.parquet")
@@ -5638,22 +5639,22 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     row = runner.fit_lens("lens_a", survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path),
                           str(folder))
     reason = row["reason"]
-    assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, (len(reason), reason)
+    assert row["status"] == "failed" and len(reason) <= survey_rows.MAX_REASON, (len(reason), reason)
     head, said, tail = re.fullmatch(r"(.*) \.\.\. \[(\d+) of 971 characters cut\] \.\.\. (.*)", reason).groups()
     assert message.startswith(head + " ") and message.endswith(" " + tail) and tail.endswith("word119. Rename it.")
-    assert int(said) == len(message) - len(head) - len(tail) and len(head) + len(tail) > runner.MAX_REASON - 60, reason
+    assert int(said) == len(message) - len(head) - len(tail) and len(head) + len(tail) > survey_rows.MAX_REASON - 60, reason
     assert set(head.split()) | set(tail.split()) <= set(message.split())  # whole words only
-    assert runner.read_row(folder / "row.json", "lens_a") == row
-    assert runner.one_line("x" * runner.MAX_REASON) == "x" * runner.MAX_REASON
+    assert survey_rows.read_row(folder / "row.json", "lens_a") == row
+    assert survey_rows.one_line("x" * survey_rows.MAX_REASON) == "x" * survey_rows.MAX_REASON
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for i in range(10):
             warnings.warn(f"warning {i}: " + "a long line of text " * 5, DataWarning)
     joined = "; ".join(" ".join(str(w.message).split()) for w in caught)  # on one line: 1118 characters
-    text = runner._warning_text(caught)
+    text = survey_rows._warning_text(caught)
     head, tail = text.split(" characters cut] ... ")
-    assert len(text) <= runner.MAX_REASON and head.endswith(f" of {len(joined)}"), text
+    assert len(text) <= survey_rows.MAX_REASON and head.endswith(f" of {len(joined)}"), text
     assert joined.startswith(head.rsplit(" ... [", 1)[0]) and joined.endswith(" " + tail) and len(tail) > 200, text
 
 
@@ -5663,8 +5664,8 @@ def test_the_cut_reason_docs_survey_md_shows_is_one_row_text_gives():
     figure it shows is now the one row_text gives an 812-character reason with no space to cut at."""
     doc = (Path(__file__).parents[2] / "docs" / "survey.md").read_text()
     shown = re.search(r"\[(\d+) of 812 characters cut\]", doc)
-    cut = runner.row_text("x" * 812)
-    assert shown is not None and len(cut) <= runner.MAX_REASON, cut
+    cut = survey_rows.row_text("x" * 812)
+    assert shown is not None and len(cut) <= survey_rows.MAX_REASON, cut
     assert f" ... [{shown.group(1)} of 812 characters cut] ... " in cut, (shown.group(0), cut[220:280])
     assert int(shown.group(1)) + len(cut) - len(f" ... [{shown.group(1)} of 812 characters cut] ... ") == 812
 
@@ -5768,13 +5769,13 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
         fit_refused(None)
     text = str(said.value)
     advice = "run the fit again to resume it (its search is not done again)."
-    assert "result_summary.csv" in text and text.endswith(advice) and len(text) > runner.MAX_REASON, text
+    assert "result_summary.csv" in text and text.endswith(advice) and len(text) > survey_rows.MAX_REASON, text
     monkeypatch.setattr(tinylens, "fit", fit_refused)
     row = runner.fit_lens("lens_a", survey_template.lens_config(template, lens, deep), str(folder))
     reason = row["reason"]
-    assert row["status"] == "failed" and len(reason) <= runner.MAX_REASON, row
+    assert row["status"] == "failed" and len(reason) <= survey_rows.MAX_REASON, row
     assert reason.startswith(f"Output folder {str(folder)[:100]}") and reason.endswith(advice), reason
-    assert "characters cut] ... " in reason and reason == runner.one_line(text), reason
+    assert "characters cut] ... " in reason and reason == survey_rows.one_line(text), reason
     assert json.loads((folder / "row.json").read_text())["status"] == "failed" and checkpoint.read_text() == "whole"
 
 
@@ -6113,9 +6114,9 @@ def test_an_older_rows_result_json_whose_quality_lists_are_no_lists_leaves_criti
     folder.mkdir(parents=True)
     (folder / "row.json").write_text(json.dumps({"status": "ok", "lens_id": "l1"}))
     (folder / "result.json").write_text('{"quality": %s}' % quality)
-    assert runner.read_rows(tmp_path) == {"l1": {"status": "ok", "lens_id": "l1"}}
+    assert survey_rows.read_rows(tmp_path) == {"l1": {"status": "ok", "lens_id": "l1"}}
     (folder / "result.json").write_text('{"quality": {"flags": ["a", "b"], "critical": ["b", NaN]}, "x": NaN}')
-    assert runner.read_rows(tmp_path)["l1"]["critical_flags"] == "b"
+    assert survey_rows.read_rows(tmp_path)["l1"]["critical_flags"] == "b"
 
 
 #: A `dask worker` preload that leaves nautilus out of the worker's Python, as a worker started in
@@ -6194,7 +6195,7 @@ def test_lenses_only_workers_lacking_the_sampler_package_could_take_fail_naming_
         client.wait_for_workers(1, timeout=60)
         bad = next(iter(client.scheduler_info()["workers"]))
         alone = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client)
-        rows_alone = runner.read_rows(out)
+        rows_alone = survey_rows.read_rows(out)
         err = " ".join(capsys.readouterr().err.split())
         cluster.scale(1)  # a good worker joins: the next run (--retry-failed) fits every lens there
         client.wait_for_workers(2, timeout=60)

@@ -18,6 +18,7 @@ import pytest
 
 from survey_mocks import THETA_E
 from tinylens.survey import runner
+from tinylens.survey import rows as survey_rows
 
 GOOD = sorted(THETA_E)
 ALL = sorted([*GOOD, "lens_bad"])
@@ -38,7 +39,7 @@ def _env() -> dict[str, str]:
 
 
 def _rows(out: Path) -> dict[str, dict]:
-    return runner.read_rows(out)
+    return survey_rows.read_rows(out)
 
 
 def _subset(lenses: Path, names: list[str], folder: Path) -> Path:

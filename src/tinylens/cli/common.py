@@ -475,7 +475,7 @@ def unfinished_without_checkpoint(unfinished: Mapping[str, Path]) -> list[str]:
     run again applies: no ``row.json`` of that lens that makes it done (:func:`unfinished_folders`:
     one copied from another lens is not its row, an ``ok`` one whose ``result.json`` is gone is
     fitted again) nor a ``result.json`` its row is rebuilt from
-    (:func:`tinylens.survey.runner.result_row`), and none of the checkpoint files a resuming
+    (:func:`tinylens.survey.rows.result_row`), and none of the checkpoint files a resuming
     template's fit resumes from (:func:`tinylens.survey.runner.holds_checkpoint` of
     :func:`tinylens.survey.runner.resumed_names`, as the dry run counts them): a fit stopped in its
     first stages, which starts again from the beginning. By name."""
@@ -488,12 +488,12 @@ def unfinished_without_checkpoint(unfinished: Mapping[str, Path]) -> list[str]:
 def unfinished_folders(out: Path, chosen: Sequence[str] | None = None) -> dict[str, Path]:
     """The lens folders of the survey folder ``out`` (of the ids ``chosen`` only, where given), by
     name, whose lens the survey run again fits: neither a ``row.json`` of that lens that makes it done
-    (:func:`tinylens.survey.runner.is_done`: ``failed``, or ``ok`` with its ``result.json``; an ``ok``
+    (:func:`tinylens.survey.rows.is_done`: ``failed``, or ``ok`` with its ``result.json``; an ``ok``
     row whose result is gone is fitted again) nor a ``result.json`` its row is rebuilt from
-    (:func:`tinylens.survey.runner.result_row`); none where the folder cannot be listed."""
+    (:func:`tinylens.survey.rows.result_row`); none where the folder cannot be listed."""
     from tinylens import filenames
     from tinylens.filenames import LENSES_DIR
-    from tinylens.survey.runner import is_done, read_row, result_row
+    from tinylens.survey.rows import is_done, read_row, result_row
 
     wanted = None if chosen is None else set(chosen)
     try:
