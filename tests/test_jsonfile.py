@@ -190,7 +190,7 @@ def _stage_of(folder: Path) -> Path:
 @pytest.mark.parametrize("index", range(12))
 def test_a_named_pipe_in_a_files_place_is_read_as_a_file_that_cannot_be_read_not_waited_on(tmp_path, index):
     import tinylens.results.quality  # noqa: F401 - read_rows imports it: not timed
-    from tinylens.survey.runner import fit_stage
+    from tinylens.survey.attempts import fit_stage
 
     name, where, call, expected = [*_absent_readers(), ("survey lens stage", _stage_of, fit_stage, None)][index]
     fifo = where(tmp_path)

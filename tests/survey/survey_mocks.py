@@ -95,12 +95,12 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, trut
     import signal
     import time
 
-    from tinylens.survey import runner
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    getattr(runner, "note_attempt", lambda folder: None)(folder)  # as fit_lens does when its fit starts
+    getattr(attempts, "note_attempt", lambda folder: None)(folder)  # as fit_lens does when its fit starts
     if lens_id == "lens_kill":
         time.sleep(1.0)  # the lenses submitted after it are queued on this worker by now
         os.kill(os.getpid(), signal.SIGKILL)
@@ -120,13 +120,13 @@ def fit_killing_its_first_worker(lens_id: str, config: dict[str, Any], lens_out:
     import time
 
     from tinylens import filenames
-    from tinylens.survey import runner
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
-    if lens_id.startswith("lens_once") and runner.attempts(folder) == 1:
+    attempts.note_attempt(folder)
+    if lens_id.startswith("lens_once") and attempts.attempts(folder) == 1:
         if lens_id == "lens_once_checkpointed":
             (folder / filenames.CHECKPOINTS["nautilus"]).write_bytes(b"checkpoint")
         time.sleep(0.5)
@@ -145,15 +145,16 @@ def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], le
     import signal
     import time
 
-    from tinylens.survey import runner
+
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
-    if lens_id == "lens_flaky" and runner.attempts(folder) == 1:
+    attempts.note_attempt(folder)
+    if lens_id == "lens_flaky" and attempts.attempts(folder) == 1:
         raise RuntimeError("a passing fault: Dask retries the task")
-    if lens_id == "lens_flaky" and runner.attempts(folder) == 2:
+    if lens_id == "lens_flaky" and attempts.attempts(folder) == 2:
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
@@ -172,13 +173,14 @@ def fit_raising_and_killing_behind_a_killer(lens_id: str, config: dict[str, Any]
     import signal
     import time
 
-    from tinylens.survey import runner
+
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
-    fits = runner.attempts(folder)
+    attempts.note_attempt(folder)
+    fits = attempts.attempts(folder)
     if lens_id == "lens_flaky" and fits <= 2:
         raise RuntimeError("a passing fault: Dask retries the task")
     if (lens_id == "lens_killer" and fits <= 2) or (lens_id == "lens_flaky" and fits <= 4):
@@ -272,13 +274,13 @@ def echo_truth_path_held(lens_id: str, config: dict[str, Any], lens_out: str, tr
     every other lens once :data:`HELD_FITS_RELEASED` is set (at most 30 s later): a worker thread of an
     in-process cluster is still fitting a lens when the survey is stopped as the second lens comes
     back, and lets it go as soon as the test releases it, not after a fixed wait. A held fit notes its
-    start in the lens's .attempts first (runner.note_attempt), as runner.fit_lens does, and sets
+    start in the lens's .attempts first (attempts.note_attempt), as runner.fit_lens does, and sets
     :data:`HELD_FIT_STARTED`."""
     if lens_id not in ("lens_a", "lens_b"):
-        from tinylens.survey import runner
+        from tinylens.survey import attempts
 
         Path(lens_out).mkdir(parents=True, exist_ok=True)
-        runner.note_attempt(Path(lens_out))
+        attempts.note_attempt(Path(lens_out))
         HELD_FIT_STARTED.set()
         HELD_FITS_RELEASED.wait(30.0)
     return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
@@ -293,12 +295,12 @@ def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, 
     import time
 
     from tinylens import filenames
-    from tinylens.survey import runner
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "partial": {"done": 2, "fits": [{}]}}))
     time.sleep(1.0)
     stand_in_result(folder)
@@ -330,12 +332,13 @@ def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: s
     would; any other lens gives an ``ok`` row at once."""
     import time
 
-    from tinylens.survey import runner
+
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     if lens_id == "lens_big":
         held = []
         for _ in range(40):
@@ -353,12 +356,13 @@ def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path:
     other lens gives an ``ok`` row at once."""
     import time
 
-    from tinylens.survey import runner
+
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     if lens_id == "lens_hang":
         time.sleep(120.0)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
@@ -377,16 +381,17 @@ def fit_raising_once_before_a_killer(lens_id: str, config: dict[str, Any], lens_
     import signal
     import time
 
-    from tinylens.survey import runner
+
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
-    if runner.attempts(folder) == 1 and lens_id == "lens_retried":
+    attempts.note_attempt(folder)
+    if attempts.attempts(folder) == 1 and lens_id == "lens_retried":
         time.sleep(0.5)
         raise RuntimeError("a passing fault: Dask retries the task")
-    if runner.attempts(folder) == 1 and lens_id == "lens_killer":
+    if attempts.attempts(folder) == 1 and lens_id == "lens_killer":
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
@@ -403,12 +408,12 @@ def fit_written_then_held(lens_id: str, config: dict[str, Any], lens_out: str, t
     """A stand-in for ``runner.fit_lens`` (importable by name): an ``ok`` row, written with a
     ``result.json`` beside it; the fit of ``lens_held`` then holds until :data:`WRITTEN_FITS_RELEASED`
     (2 min at most), as a worker that finished the lens but died before its value reached the survey."""
-    from tinylens.survey import runner
+    from tinylens.survey import attempts
     from tinylens.survey import rows as survey_rows
 
     folder = Path(lens_out)
     folder.mkdir(parents=True, exist_ok=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     (folder / "result.json").write_text("{}\n")
     row = {"lens_id": lens_id, "status": "ok", "reason": ""}
     survey_rows.write_row(folder, row)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import attempts
 from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
@@ -752,14 +753,14 @@ def test_ctrl_c_with_tasks_still_queued_does_not_say_the_workers_go_on_fitting(t
     lenses = {name: discovery.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
     for lens in lenses.values():
         lens.output(out).mkdir(parents=True)
-    runner.note_attempt(lenses["lens_b"].output(out))  # an earlier survey's fit of lens_b, interrupted
-    started = {name: runner.attempts(lens.output(out)) for name, lens in lenses.items()}  # as they are sent
+    attempts.note_attempt(lenses["lens_b"].output(out))  # an earlier survey's fit of lens_b, interrupted
+    started = {name: attempts.attempts(lens.output(out)) for name, lens in lenses.items()}  # as they are sent
     assert started == {"lens_a": 0, "lens_b": 1}
     queued = {_Task(False): lenses["lens_a"], _Task(False): lenses["lens_b"]}
     assert runner.fits_in_flight(queued, out, started) is False
     assert _marked_scheduler(lambda: runner.fits_in_flight(queued, out, started)) is None
 
-    runner.note_attempt(lenses["lens_b"].output(out))  # a worker took lens_b's task: its fit started
+    attempts.note_attempt(lenses["lens_b"].output(out))  # a worker took lens_b's task: its fit started
     assert runner.fits_in_flight(queued, out, started) is True
     assert _marked_scheduler(lambda: runner.fits_in_flight(queued, out, started)) == "tcp://h:8786"
     came_back = {_Task(True): lenses["lens_b"], _Task(False): lenses["lens_a"]}  # lens_b's fit ended, lens_a queued
@@ -889,7 +890,7 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
             runner.fit_lens("lens_c", survey_template.lens_config(template, lens, out), str(lens.output(out)),
                             precision=get_precision())
     monkeypatch.undo()
-    assert path.read_bytes() == b"A's samples" and runner.attempts(lens.output(out)) == 2  # A's, B started after
+    assert path.read_bytes() == b"A's samples" and attempts.attempts(lens.output(out)) == 2  # A's, B started after
 
     plan = runner.survey_plan(mock_survey["lenses"], second_path, out, check=False)["to_fit"]
     assert plan["resume"] == [] and plan["other_checkpoint"] == ["lens_c"], plan
@@ -911,9 +912,9 @@ def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
 
     folder = tmp_path / "lens_c"
     folder.mkdir()
-    runner.note_attempt(folder, "a" * 16)
+    attempts.note_attempt(folder, "a" * 16)
     _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2), "a" * 16)
-    runner.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
+    attempts.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
     assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
     assert runner.other_checkpoint(folder, "b" * 16) and not runner.holds_checkpoint(folder, digest="b" * 16)
     assert runner.holds_checkpoint(folder, digest="a" * 16)
@@ -937,7 +938,7 @@ def test_a_pipeline_state_holding_a_nan_the_fit_takes_up_is_read_by_the_survey_a
     folder = tmp_path / "lens_c"
     folder.mkdir()
     path = folder / filenames.PIPELINE_STATE
-    runner.note_attempt(folder, "a" * 16)
+    attempts.note_attempt(folder, "a" * 16)
     state = {"fingerprint": "f", "best": [0.5, 0.5], "stages": {"lens_light": {}}, "n_evals": 10, "time_s": 1.0,
              "arc_mask": []}
     _save_box(state, path, np.zeros(2), np.ones(2), "a" * 16)
@@ -947,12 +948,12 @@ def test_a_pipeline_state_holding_a_nan_the_fit_takes_up_is_read_by_the_survey_a
     assert '"chi2": NaN' in path.read_text()
     assert json.loads(path.read_text())["template"] == "a" * 16  # independent truth: whose state it is
     assert _load_state(path, "f", 2) is not None  # the fit takes it up
-    runner.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
+    attempts.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
     assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
     assert runner.holds_checkpoint(folder, digest="a" * 16) and not runner.other_checkpoint(folder, "a" * 16)
     then = (folder / filenames.ATTEMPTS).stat().st_mtime
     os.utime(path, (then + 60, then + 60))  # written after the last fit started: its own
-    assert runner.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
+    assert attempts.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
 
 
 def test_a_survey_fits_record_of_its_template_goes_with_the_checkpoint_it_describes(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import attempts
 from tinylens.survey import discovery
 
 
@@ -120,7 +121,7 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
         pid = next(iter(client.run(os.getpid).values()))
 
         def kill_the_worker() -> None:
-            if lens_a_taken.wait(120) and _wait_for(lambda: runner.attempts(lenses[1].output(out)) > 0):
+            if lens_a_taken.wait(120) and _wait_for(lambda: attempts.attempts(lenses[1].output(out)) > 0):
                 os.kill(pid, signal.SIGKILL)
 
         killer = threading.Thread(target=kill_the_worker, daemon=True)
@@ -179,7 +180,7 @@ def test_a_worker_started_again_within_the_wait_lets_the_survey_go_on(tmp_path, 
     with _local_cluster(threads=1) as cluster, Client(cluster) as client:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=90.0)
     assert dict(zip(frame["lens_id"], frame["status"])) == {"lens_once": "ok", "lens_plain": "ok"}
-    assert runner.attempts(lenses[0].output(tmp_path)) == 2
+    assert attempts.attempts(lenses[0].output(tmp_path)) == 2
     assert 0 in seen, seen  # the cluster had no worker for a while, and the survey went on
 
 
@@ -356,7 +357,7 @@ def test_the_surveys_own_cluster_keeps_its_nanny_where_the_users_setting_would_c
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, no_worker_wait=90.0)
         assert dask.config.get(LOST_WORKER_TIMEOUT) == "100ms"
     assert dict(zip(frame["lens_id"], frame["status"])) == {"lens_once": "ok", "lens_plain": "ok"}
-    assert runner.attempts(lenses[0].output(tmp_path)) == 2  # the restarted worker fitted it again
+    assert attempts.attempts(lenses[0].output(tmp_path)) == 2  # the restarted worker fitted it again
     assert read_at_removal, "no worker was removed"  # the kill's, and the close's
     assert all(parse_timedelta(value) >= 365 * 86400 for value in read_at_removal), read_at_removal
 

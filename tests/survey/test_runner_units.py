@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import attempts
 from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
@@ -1853,7 +1854,7 @@ def test_a_folder_named_as_a_lens_lock_fails_that_lens_and_the_survey_fits_the_o
     # (the reason cut at MAX_REASON as every reason is)
     assert rows["lens_b"]["status"] == "ok"
     assert pd.read_csv(out / "catalog.csv")["status"].tolist() == ["failed", "ok"]
-    assert lock.is_dir() and not any(lock.iterdir()) and runner.attempts(lock.parent) == 0  # no fit started
+    assert lock.is_dir() and not any(lock.iterdir()) and attempts.attempts(lock.parent) == 0  # no fit started
 
 
 def test_a_lens_fit_lock_refusal_tells_the_user_to_run_the_survey_again(tmp_path, mock_survey):
@@ -1923,13 +1924,13 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
     config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
-    with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
+    with pytest.raises(OutputError) as refused, attempts.lens_lock(folder):
         pass
     assert "(or ask its owner to) and run the same command (or run_survey call) again" in str(refused.value)
     # the lock's own message, on one line (cut at MAX_REASON: it names the path three times)
     assert row["reason"] == survey_rows.describe_exception(refused.value), row
     assert survey_rows.read_row(folder / "row.json", "lens_a") == row
-    assert lock.read_text() == "process 12 on node3, since long ago" and runner.attempts(folder) == 0
+    assert lock.read_text() == "process 12 on node3, since long ago" and attempts.attempts(folder) == 0
     assert sorted(p.name for p in folder.iterdir()) == sorted([filenames.LENS_LOCK, "row.json"])  # no fit's files
 
 
@@ -1957,7 +1958,7 @@ def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(t
     the lens done and returns that row instead of fitting it a second time."""
     folder = tmp_path / "lenses" / "lens_a"
     returned: list[dict] = []
-    with runner.lens_lock(folder):
+    with attempts.lens_lock(folder):
         task = threading.Thread(target=lambda: returned.append(runner.fit_lens("lens_a", {"not": "a config"}, str(folder))))
         task.start()
         task.join(0.5)
@@ -2278,7 +2279,7 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys)
     assert status == {"lens_kill": "failed", "lens_next": "ok", "lens_last": "ok"}
     reason = frame.set_index("lens_id").loc["lens_kill", "reason"]
     assert reason.startswith("KilledWorker")
-    assert runner.attempts(lenses[0].output(tmp_path)) == 1  # killed once: not submitted again
+    assert attempts.attempts(lenses[0].output(tmp_path)) == 1  # killed once: not submitted again
     # the scheduler's ERROR line for the lens that failed for good only
     assert len(seen.errors()) == 1 and "marked as failed because 1 workers died" in seen.errors()[0], seen.errors()
     assert runner.KilledWorkerLines.task_of(next(r for r in seen.records if r.levelno >= logging.ERROR)) in reason
@@ -2309,7 +2310,7 @@ def test_a_lens_whose_worker_is_killed_mid_fit_is_said_to_be_fitted_again(tmp_pa
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok")
-    assert [runner.attempts(lens.output(tmp_path)) for lens in lenses] == [2, 2, 1]
+    assert [attempts.attempts(lens.output(tmp_path)) for lens in lenses] == [2, 2, 1]
     err = " ".join(capsys.readouterr().err.split())
     said = r"the Dask worker fitting it \(tcp://[^)]+\) left the cluster \(killed, or its job ended\?\); Dask gives it to " \
            r"another worker, which fits it again, "
@@ -2338,7 +2339,7 @@ def test_a_death_after_a_retried_fit_is_said_as_dask_counts_deaths_per_task(tmp_
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok")
-    assert [runner.attempts(lens.output(tmp_path)) for lens in lenses] == [3, 1]
+    assert [attempts.attempts(lens.output(tmp_path)) for lens in lenses] == [3, 1]
     err = " ".join(capsys.readouterr().err.split())
     assert re.search(r"lens_flaky: the Dask worker fitting it \(tcp://[^)]+\) left the cluster \(killed, or its job "
                      r"ended\?\); Dask gives it to another worker, which fits it again, from the beginning", err), err
@@ -2366,7 +2367,7 @@ def test_a_lens_killed_while_waiting_is_resubmitted_though_its_retried_fits_pass
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok"), frame.to_dict("records")
-    assert [runner.attempts(lens.output(tmp_path)) for lens in lenses] == [3, 5]
+    assert [attempts.attempts(lens.output(tmp_path)) for lens in lenses] == [3, 5]
     err = " ".join(capsys.readouterr().err.split())
     assert ("lens_flaky: the 4 Dask workers holding it died while fitting it 2 times, at most as often as Dask "
             "allows, and Dask gave up on its task (KilledWorker); nothing is lost: it is fitted again "
@@ -2394,7 +2395,7 @@ def test_a_worker_that_held_a_retried_lens_queued_behind_the_fit_that_killed_it_
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, cluster.scheduler_address, False)
     assert dict(zip(frame["lens_id"], frame["status"])) == dict.fromkeys(names, "ok"), frame.to_dict("records")
-    workers = [runner.attempt_workers(lens.output(tmp_path)) for lens in lenses]
+    workers = [attempts.attempt_workers(lens.output(tmp_path)) for lens in lenses]
     assert len(workers[0]) == 2 and len(workers[1]) == 2, workers
     assert workers[0][0] == workers[1][0], workers  # the raise and the kill on the one worker
     err = " ".join(capsys.readouterr().err.split())
@@ -2541,7 +2542,7 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
         handlers.append(self)
         return opened(self)
 
-    counted = runner.attempt_lines
+    counted = attempts.attempt_lines
 
     def attempt_lines(folder):  # the main thread's first look after it popped the task it took back
         if _RACE["released"].is_set() and threading.current_thread() is threading.main_thread():
@@ -2551,7 +2552,7 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
     _RACE.update(released=threading.Event(), popped=threading.Event(), errors=[],
                  handler=lambda event: handlers[0](event))
     monkeypatch.setattr(runner.Subscription, "open", open_)
-    monkeypatch.setattr(runner, "attempt_lines", attempt_lines)
+    monkeypatch.setattr(attempts, "attempt_lines", attempt_lines)
     monkeypatch.setattr(runner, "fit_lens", _fit_racing_a_removal)
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -2929,7 +2930,7 @@ def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tm
     assert row == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.one_line(expected)}, row
     assert survey_rows.read_row(folder / "row.json", "lens_a") == row
     assert (folder / filenames.INPUTS).is_dir() and not any((folder / filenames.INPUTS).iterdir())
-    assert runner.attempts(folder) == 0
+    assert attempts.attempts(folder) == 0
 
 
 def test_a_missing_file_of_a_lens_is_said_with_the_ls_command_of_it_and_its_folder():
@@ -3001,7 +3002,7 @@ def test_a_lens_folder_this_user_may_not_write_fails_the_lens_without_a_row_writ
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     row = runner.fit_lens("lens_a", config, str(folder))
-    with pytest.raises(OutputError) as refused, runner.lens_lock(folder):
+    with pytest.raises(OutputError) as refused, attempts.lens_lock(folder):
         pass
     assert str(refused.value).startswith(f"The lock file {folder / filenames.LENS_LOCK} cannot be made (")
     assert row == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.describe_exception(refused.value)}, row
@@ -3482,7 +3483,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     def kill_the_scheduler_under_lens_hang() -> None:
         lens_a_taken.wait(120)  # fitted just before, on the one thread: not among the lenses dropped
         deadline = time.monotonic() + 120
-        while runner.attempts(hang) == 0 and time.monotonic() < deadline:
+        while attempts.attempts(hang) == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
         scheduler.send_signal(signal.SIGKILL)
 
@@ -4074,22 +4075,22 @@ def test_the_stage_of_a_running_fit_is_read_from_the_pipeline_state_its_worker_w
     problem = tinylens.load(config, base_dir=tmp_path)
     folder = tmp_path / "fit"
     folder.mkdir()
-    runner.note_attempt(folder)  # as the survey's worker does before the fit
+    attempts.note_attempt(folder)  # as the survey's worker does before the fit
     seen: list[tuple[str, str | None]] = []
     real_stage2, real_minimize = pipeline_run.stage2_done, Objective.minimize
 
     def at_stage2(*args, **kwargs):
-        seen.append(("stage 2", runner.fit_stage(folder)))
+        seen.append(("stage 2", attempts.fit_stage(folder)))
         return real_stage2(*args, **kwargs)
 
     def minimize(self, *args, **kwargs):
-        seen.append(("minimize", runner.fit_stage(folder)))
+        seen.append(("minimize", attempts.fit_stage(folder)))
         if seen[-1][1] == "stage 3/4 (mass and source), 1 start ended":
             raise _Reached
         return real_minimize(self, *args, **kwargs)
 
     def sampler(problem, settings, progress=False, checkpoint_dir=None):
-        seen.append(("sampler", runner.fit_stage(folder)))
+        seen.append(("sampler", attempts.fit_stage(folder)))
         raise _Reached
 
     with monkeypatch.context() as patched:
@@ -4113,7 +4114,7 @@ def test_the_stage_of_a_running_fit_is_read_from_the_pipeline_state_its_worker_w
     then = state.stat().st_mtime
     os.utime(state, (then - 60, then - 60))  # an earlier fit's, this one not yet past stage 1
     os.utime(folder / filenames.ATTEMPTS, (then, then))
-    assert runner.fit_stage(folder) is None
+    assert attempts.fit_stage(folder) is None
 
 
 def test_fit_stage_of_a_pipeline_state_nested_too_deep_to_read_is_none(tmp_path):
@@ -4124,7 +4125,7 @@ def test_fit_stage_of_a_pipeline_state_nested_too_deep_to_read_is_none(tmp_path)
     lens = discovery.Lens("lens_a", tmp_path / "lenses" / "lens_a")
     folder = lens.output(tmp_path / "out")
     folder.mkdir(parents=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     state = folder / filenames.PIPELINE_STATE
     depth = 100_000
     state.write_text('{"partial": ' * depth + '{"done": 1}' + "}" * depth)
@@ -4132,11 +4133,11 @@ def test_fit_stage_of_a_pipeline_state_nested_too_deep_to_read_is_none(tmp_path)
     os.utime(state, (then + 60, then + 60))  # written after this fit started: its own, read
     with pytest.raises(RecursionError):  # the truth: the standard library cannot read it
         json.loads(state.read_text())
-    assert runner.fit_stage(folder) is None
-    assert runner.lens_stage(lens, tmp_path / "out") is None
+    assert attempts.fit_stage(folder) is None
+    assert attempts.lens_stage(lens, tmp_path / "out") is None
     state.write_text(json.dumps({"partial": {"done": 1}}))  # the same folder, a state it can read
     os.utime(state, (then + 60, then + 60))
-    assert runner.fit_stage(folder) == "stage 1/4 (lens light) done"
+    assert attempts.fit_stage(folder) == "stage 1/4 (lens light) done"
 
 
 def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
@@ -4146,10 +4147,10 @@ def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(tmp_path)
     folder.mkdir(parents=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     now = [0.0]
     with runner.SurveyProgress(1, [], enabled=True, clock=lambda: now[0],
-                               stage=lambda: runner.lens_stage(lens, tmp_path)) as bar:
+                               stage=lambda: attempts.lens_stage(lens, tmp_path)) as bar:
         now[0] = runner.HEARTBEAT_SECONDS + 5
         bar.heartbeat()  # no state yet
         (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "partial": {
@@ -4203,9 +4204,9 @@ def test_the_heartbeat_does_not_count_a_queued_lens_by_an_earlier_surveys_state(
     for lens in lenses[1:]:  # stopped while sampling, by an earlier survey
         folder = lens.output(out)
         folder.mkdir(parents=True)
-        runner.note_attempt(folder)
+        attempts.note_attempt(folder)
         (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "best": [0.0], "runs": []}))
-        assert runner.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
+        assert attempts.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         runner._fit_lenses(lenses, {}, {}, out, [], 1, cluster.scheduler_address, True)
     err = " ".join(capsys.readouterr().err.split())
@@ -4219,7 +4220,7 @@ def _lens_in_stage(out: Path, lens_id: str, state: dict | None, earlier: bool = 
     lens = discovery.Lens(lens_id, out.parent / "in" / lens_id)
     folder = lens.output(out)
     folder.mkdir(parents=True)
-    runner.note_attempt(folder)
+    attempts.note_attempt(folder)
     if state is not None:
         (folder / filenames.PIPELINE_STATE).write_text(json.dumps(state))
         then = (folder / filenames.ATTEMPTS).stat().st_mtime + (-60 if earlier else 60)
@@ -4241,13 +4242,13 @@ def test_the_heartbeat_of_many_lenses_in_flight_counts_them_by_stage(tmp_path, c
               _lens_in_stage(out, "lens_d", {"fingerprint": "f", "partial": {"done": 2, "fits": [{}]}}),
               _lens_in_stage(out, "lens_e", None),
               _lens_in_stage(out, "lens_f", sampling, earlier=True)]
-    assert runner.stages_in_flight(lenses, out) == "lenses: 2 in stage 4/4, 1 in stage 3/4, 1 in stage 2/4"
-    assert runner.stages_in_flight(lenses[2:3], out) == "lens_c: stage 1/4 (lens light) done"
-    assert runner.stages_in_flight(lenses[4:], out) is None
+    assert attempts.stages_in_flight(lenses, out) == "lenses: 2 in stage 4/4, 1 in stage 3/4, 1 in stage 2/4"
+    assert attempts.stages_in_flight(lenses[2:3], out) == "lens_c: stage 1/4 (lens light) done"
+    assert attempts.stages_in_flight(lenses[4:], out) is None
     in_flight = {"future_a": lenses[0], "future_c": lenses[2]}
     now = [0.0]
     with runner.SurveyProgress(8, [], enabled=True, clock=lambda: now[0],
-                               stage=lambda: runner.stages_in_flight(runner.snapshot(in_flight), out)) as bar:
+                               stage=lambda: attempts.stages_in_flight(attempts.snapshot(in_flight), out)) as bar:
         now[0] = runner.HEARTBEAT_SECONDS + 5
         bar.heartbeat()
         in_flight.pop("future_a")
@@ -5517,7 +5518,7 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
     shutil.copytree(mock_survey["lenses"] / "lens_a", lens.folder)
     config, folder = survey_template.lens_config(template, lens, tmp_path), lens.output(tmp_path)
     row = runner.fit_lens("lens_a", config, str(folder))
-    assert row["status"] == "ok" and runner.attempts(folder) == 1
+    assert row["status"] == "ok" and attempts.attempts(folder) == 1
     (folder / "row.json").unlink()  # the worker died here
     checkpoint = folder / filenames.checkpoint_names()[0]
     checkpoint.write_text("left by the fit")
@@ -5525,7 +5526,7 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
     adopted = runner.fit_lens("lens_a", config, str(folder))
     assert adopted == survey_rows.flat_row("lens_a", json.loads((folder / "result.json").read_text()))
     assert survey_rows.read_row(folder / "row.json") == adopted and not checkpoint.exists()
-    assert runner.attempts(folder) == 1 and (folder / "result.json").stat().st_mtime_ns == written  # no fit
+    assert attempts.attempts(folder) == 1 and (folder / "result.json").stat().st_mtime_ns == written  # no fit
     precision = get_precision()
     assert runner.adoptable_row("lens_a", folder, config, precision) == adopted
     other = copy.deepcopy(config)
@@ -5791,18 +5792,18 @@ def test_a_second_worker_death_is_said_though_the_refit_had_started_when_the_fir
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(out)
     folder.mkdir(parents=True)
-    runner.note_attempt(folder)  # an earlier survey's fit: not this one's
-    started = {"lens_a": runner.attempts(folder)}
+    attempts.note_attempt(folder)  # an earlier survey's fit: not this one's
+    started = {"lens_a": attempts.attempts(folder)}
     refits = runner.RefitCounts(started, allowed=3)
-    runner.note_attempt(folder)  # fit 1 starts on worker 1, which dies
-    runner.note_attempt(folder)  # fit 2 starts on worker 2 before the first death's note reads .attempts
-    assert runner.attempts(folder) - started["lens_a"] == 2
+    attempts.note_attempt(folder)  # fit 1 starts on worker 1, which dies
+    attempts.note_attempt(folder)  # fit 2 starts on worker 2 before the first death's note reads .attempts
+    assert attempts.attempts(folder) - started["lens_a"] == 2
     assert refits.stopped([lens], out, {"lens_a": 1}) == [lens]  # worker 1's death
     assert refits.stopped([lens], out, {"lens_a": 2}) == [lens]  # worker 2's death: said too (was unsaid)
     assert refits.stopped([lens], out, {"lens_a": 3}) == []  # worker 3 held it queued, no third fit started
-    runner.note_attempt(folder)  # fit 3 starts on worker 4, which dies: the task's 4th death, past the 3
+    attempts.note_attempt(folder)  # fit 3 starts on worker 4, which dies: the task's 4th death, past the 3
     assert refits.stopped([lens], out, {"lens_a": 4}) == []  # allowed: Dask fails the task, said as it fails
-    runner.note_attempt(folder)  # the survey submits the lens again: fit 4 starts on worker 5, which dies,
+    attempts.note_attempt(folder)  # the survey submits the lens again: fit 4 starts on worker 5, which dies,
     assert refits.stopped([lens], out, {"lens_a": 1}) == [lens]  # the new task's first death: Dask gives it on
 
 
@@ -5812,7 +5813,7 @@ def test_two_deaths_noted_at_once_say_each_started_fit_once(tmp_path):
     out = tmp_path / "out"
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     lens.output(out).mkdir(parents=True)
-    runner.note_attempt(lens.output(out))
+    attempts.note_attempt(lens.output(out))
     refits = runner.RefitCounts({}, allowed=3)
     said: list[list] = []
     threads = [threading.Thread(target=lambda: said.append(refits.stopped([lens], out, {}))) for _ in range(8)]
@@ -5859,7 +5860,7 @@ def test_the_bar_on_a_terminal_shows_the_stages_of_the_lenses_in_flight(tmp_path
               _lens_in_stage(out, "lens_b", {"fingerprint": "f", "partial": {"done": 1}})]
     in_flight = {"future_a": lenses[0], "future_b": lenses[1]}
     with runner.SurveyProgress(4, [], enabled=True,
-                               stage=lambda: runner.stages_in_flight(runner.snapshot(in_flight), out)) as bar:
+                               stage=lambda: attempts.stages_in_flight(attempts.snapshot(in_flight), out)) as bar:
         assert bar._progress is not None
         shown = lambda: bar._progress.tasks[0].fields["stages"]  # noqa: E731
         assert shown() == ""
@@ -6052,13 +6053,13 @@ def test_a_fit_started_on_a_dask_worker_names_it_in_its_attempts_line(tmp_path):
     the one the scheduler's remove-worker event names; outside a worker the line names none."""
     from distributed import Client, LocalCluster
 
-    runner.note_attempt(tmp_path)
+    attempts.note_attempt(tmp_path)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        client.submit(runner.note_attempt, tmp_path, pure=False).result()
+        client.submit(attempts.note_attempt, tmp_path, pure=False).result()
         address = next(iter(client.scheduler_info()["workers"]))
-    assert runner.attempt_workers(tmp_path) == ["", address]
-    assert runner.attempts(tmp_path) == 2
+    assert attempts.attempt_workers(tmp_path) == ["", address]
+    assert attempts.attempts(tmp_path) == 2
 
 
 def test_the_lost_scheduler_message_says_what_becomes_of_its_workers_and_what_to_check():

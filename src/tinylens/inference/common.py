@@ -431,7 +431,7 @@ def unreadable_fingerprint(path: Path) -> str:
     return ""
 
 
-#: The digest of the survey template whose fit runs now (:func:`tinylens.survey.runner.fit_digest`,
+#: The digest of the survey template whose fit runs now (:func:`tinylens.survey.attempts.fit_digest`,
 #: set by the survey's task around ``tinylens.fit``), recorded with the checkpoints the fit writes
 #: (beside the sampler's, :func:`tinylens.filenames.template_name`; in the pipeline's state, its
 #: ``template``), so that the survey tells whose checkpoint a lens holds; None outside a survey.
