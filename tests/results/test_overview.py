@@ -229,7 +229,7 @@ def test_a_where_selects_the_same_lenses_of_catalog_csv_as_of_catalog_parquet(tm
     """A CSV keeps no types: its empty text cells were NaN and 'trusted' (empty for a failed lens)
     loose objects, so '--where trusted' was refused on catalog.csv, 'not trusted' a TypeError,
     and 'trusted | (status == 'failed')' and "flags == ''" silently left lenses out."""
-    from tinylens.survey.runner import write_catalog
+    from tinylens.survey.catalog import write_catalog
     from tinylens.survey.rows import failed_row
 
     theta = {"lens_mass.0.theta_E_median": 1.0, "lens_mass.0.theta_E_lo68": 0.9, "lens_mass.0.theta_E_hi68": 1.1}

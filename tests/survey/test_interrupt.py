@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import catalog
 from tinylens.survey import attempts
 from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
@@ -46,7 +47,7 @@ def _earlier_catalogue(out: Path, rows: dict) -> None:
     """Leave in ``out`` an earlier run's ``rows``: each in its lens folder's row.json, then the catalogue."""
     for lens_id, row in rows.items():
         survey_rows.write_row(out / runner.LENSES_DIR / lens_id, row)
-    runner.write_catalog(rows, out)
+    catalog.write_catalog(rows, out)
 
 
 def _kept_as_the_resume_keeps(out, text):
@@ -90,7 +91,7 @@ def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_p
         (folder / "result.json").write_text(json.dumps(RESULT))
         rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
         survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
-        runner.write_catalog(rows, out)
+        catalog.write_catalog(rows, out)
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
     args = _args(mock_survey, out)
@@ -140,7 +141,7 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
         survey_rows.write_row(folder, rows["lens_a"])
-        runner.write_catalog(rows, out)
+        catalog.write_catalog(rows, out)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
@@ -351,7 +352,7 @@ def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_p
     out = tmp_path / "out"
     rows = {"lens_bad": survey_rows.failed_row("lens_bad", "broken")}
     survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])
-    runner.write_catalog(rows, out)
+    catalog.write_catalog(rows, out)
 
     @contextlib.contextmanager
     def starting(*args, **kwargs):
@@ -706,7 +707,7 @@ def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    write = runner.write_catalog
+    write = catalog.write_catalog
     found = discovery.find_lenses(mock_survey["lenses"])
 
     def stopped_when_all_are_in(rows, out):
@@ -837,7 +838,7 @@ def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(t
         survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
     rows = {lens_id: survey_rows.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
-    runner.write_catalog(rows, tmp_path)  # the earlier run's, both ok
+    catalog.write_catalog(rows, tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     refitted = [lens.lens_id for lens in runner.plan(found, rows, tmp_path)]
@@ -1009,7 +1010,7 @@ def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path)
     for lens_id in ("lens_a", "lens_b"):
         survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
         (lenses / lens_id / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / lens_id)}))
-    runner.write_catalog(survey_rows.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
+    catalog.write_catalog(survey_rows.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     shutil.rmtree(lenses / "lens_a")
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]

@@ -21,7 +21,7 @@ from tinylens.errors import ConfigError
 from tinylens.inference.common import VALUE_RULES
 from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
-from tinylens.survey import provenance, runner
+from tinylens.survey import catalog, provenance, runner
 
 RESULT = {
     "median": {"lens_mass.0.theta_E": 1.01},
@@ -1154,7 +1154,7 @@ def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     results = out / "lenses"
     with mock.patch.object(runner, "read_result_object", wraps=runner.read_result_object) as read:
-        _print_summary(runner.catalog_frame(rows), out, 1.0, False, None, template, lens_dir)
+        _print_summary(catalog.catalog_frame(rows), out, 1.0, False, None, template, lens_dir)
     reads = [Path(call.args[0]) for call in read.call_args_list if Path(call.args[0]).name == filenames.RESULT]
     assert sorted(reads) == sorted(results / name / filenames.RESULT for name in ("lens_a", "lens_b", "lens_c", "lens_x"))
     lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]

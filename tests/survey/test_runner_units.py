@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import catalog
 from tinylens.survey import attempts
 from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
@@ -64,7 +65,7 @@ def test_flat_row_has_every_statistic_of_parameters_and_derived_quantities():
 
 def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
     rows = {"b": survey_rows.flat_row("b", RESULT), "a": survey_rows.failed_row("a", "bad image"), "c": survey_rows.flat_row("c", RESULT)}
-    frame = runner.write_catalog(rows, tmp_path)
+    frame = catalog.write_catalog(rows, tmp_path)
     for read in (pd.read_parquet(tmp_path / "catalog.parquet"), pd.read_csv(tmp_path / "catalog.csv")):
         assert list(read["lens_id"]) == ["a", "b", "c"]
         assert list(read["status"]) == ["failed", "ok", "ok"]
@@ -87,13 +88,13 @@ def test_catalog_parquet_is_read_by_astropy_when_empty_and_without_a_warning_per
     from astropy.utils.exceptions import AstropyUserWarning
 
     (tmp_path / "empty").mkdir()
-    runner.write_catalog({}, tmp_path / "empty")
+    catalog.write_catalog({}, tmp_path / "empty")
     with warnings.catch_warnings():
         warnings.simplefilter("error", AstropyUserWarning)
         table = Table.read(tmp_path / "empty" / "catalog.parquet")
     assert len(table) == 0 and table.colnames[:6] == ["lens_id", "status", "reason", "trusted", "flags", "critical_flags"]
     rows = {"lens_long_name_0002": survey_rows.flat_row("lens_long_name_0002", RESULT), "a": survey_rows.failed_row("a", "bad image")}
-    runner.write_catalog(rows, tmp_path)
+    catalog.write_catalog(rows, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", AstropyUserWarning)
         table = Table.read(tmp_path / "catalog.parquet")
@@ -118,7 +119,7 @@ def test_catalog_parquet_types_are_as_docs_survey_md_says_with_and_without_a_fai
     rows = {"a": survey_rows.flat_row("a", trusted), "b": survey_rows.flat_row("b", RESULT)}
     if failed:
         rows["c"] = survey_rows.failed_row("c", "bad image")
-    runner.write_catalog(rows, tmp_path)
+    catalog.write_catalog(rows, tmp_path)
     path = tmp_path / "catalog.parquet"
     schema = pq.read_schema(path)  # the file's types: the same in both cases
     assert (str(schema.field("trusted").type), str(schema.field("n_likelihood_evals").type)) == ("bool", "int64")
@@ -265,7 +266,7 @@ def test_rows_written_before_critical_flags_get_them_from_result_json(tmp_path):
     rows = survey_rows.read_rows(out)
     assert rows["old"]["critical_flags"] == "multimodal" and rows["new"]["critical_flags"] == "multimodal"
     assert "critical_flags" not in rows["old_no_result"]  # nothing to read it from: empty in the catalogue
-    assert runner.catalog_frame(rows).set_index("lens_id")["critical_flags"].to_dict() == {
+    assert catalog.catalog_frame(rows).set_index("lens_id")["critical_flags"].to_dict() == {
         "new": "multimodal", "old": "multimodal", "old_no_result": ""}
 
 
@@ -1250,10 +1251,10 @@ def test_the_summary_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mo
     assert re.search(r"1 lens chosen by --only: 1 ok \(\d trusted\), 0 failed in \d+s\. Catalogue: ", text), text
     assert ("(and catalog.csv; it also holds the rows of 1 lens from earlier runs); an overview: tinylens report "
             f"{out.resolve() / 'catalog.parquet'}") in text, text
-    line = Text.from_markup(summary_line(runner.catalog_frame(rows), out, 5.0, ["lens_bad", "lens_c"])).plain
+    line = Text.from_markup(summary_line(catalog.catalog_frame(rows), out, 5.0, ["lens_bad", "lens_c"])).plain
     assert line.startswith("1 of the 2 lenses chosen by --only: 0 ok, 1 failed in 5s. Catalogue: "), line
     assert "(and catalog.csv; it also holds the rows of 1 lens from earlier runs)" in line, line
-    line = Text.from_markup(summary_line(runner.catalog_frame(rows), out, 5.0)).plain  # no --only: as before
+    line = Text.from_markup(summary_line(catalog.catalog_frame(rows), out, 5.0)).plain  # no --only: as before
     assert line.startswith("2 lenses: 1 ok") and "(and catalog.csv);" in line, line
 
 
@@ -2824,13 +2825,13 @@ def test_catalogue_has_every_documented_column_whatever_its_rows_hold():
           "log_evidence": -3.0, "n_likelihood_evals": 100, "wall_time_s": 2.0}
     failed = survey_rows.failed_row("b", "broken FITS")
     for rows in ({"a": ok, "b": failed}, {"b": failed}, {}):
-        frame = runner.catalog_frame(rows)
+        frame = catalog.catalog_frame(rows)
         assert list(frame.columns[:6]) == ["lens_id", "status", "reason", "trusted", "flags", "critical_flags"]
         assert list(frame.columns[-5:]) == ["log_evidence", "n_likelihood_evals", "wall_time_s", "total_time_s",
                                             "warnings"]
         assert frame["total_time_s"].dtype == float  # a row without it (an older result.json) is NaN
         assert len(frame) == len(rows)
-    frame = runner.catalog_frame({"a": ok, "b": failed})
+    frame = catalog.catalog_frame({"a": ok, "b": failed})
     assert frame["trusted"].tolist()[0] is True and frame["trusted"].isna().tolist() == [False, True]
     assert frame["warnings"].tolist() == ["", ""] and frame["x_median"].iloc[0] == 1.5
 
@@ -3375,7 +3376,7 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
     rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
     for lens_id, row in rows.items():
         survey_rows.write_row(old / "lenses" / lens_id, row)
-    runner.write_catalog(rows, old)
+    catalog.write_catalog(rows, old)
     before = _tree(old)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         for out, retry in ((tmp_path / "new" / "out", False), (old, True)):
@@ -5603,7 +5604,7 @@ def test_catalog_csv_read_as_the_docs_say_keeps_text_as_text_and_numbers_as_numb
     rows = {"007": survey_rows.flat_row("007", RESULT), "1e3": survey_rows.flat_row("1e3", clean)}
     if failed:
         rows["a"] = survey_rows.failed_row("a", "DataError: image.fits is not a FITS file")
-    runner.write_catalog(rows, tmp_path)
+    catalog.write_catalog(rows, tmp_path)
     cat, table = _docs_catalog_csv_reader()(tmp_path)
     parquet = pd.read_parquet(tmp_path / "catalog.parquet")
     assert cat.columns.tolist() == parquet.columns.tolist()

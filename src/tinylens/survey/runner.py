@@ -51,6 +51,7 @@ from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.survey.attempts import (attempt_workers, attempted_digest, attempts, fit_digest, lens_lock, note_attempt,
                                       snapshot, stages_in_flight)
+from tinylens.survey.catalog import write_catalog
 from tinylens.survey.discovery import Lens, find_lenses, is_closed, resolved
 from tinylens.survey.lens_files import LENS_FILES
 from tinylens.survey.provenance import (
@@ -73,7 +74,7 @@ from tinylens.survey.provenance import (
     stamps_conflict,
     unstamped_changes,
 )
-from tinylens.survey.rows import (ID_COLUMNS, MAX_REASON, QUALITY_COLUMNS, SCALARS, _warning_text, describe_exception,
+from tinylens.survey.rows import (MAX_REASON, _warning_text, describe_exception,
                                   failed_row, flat_row, is_done, one_line, read_row, read_rows, recovered_row,
                                   row_of_result, write_row)
 from tinylens.survey.selection import select_lenses
@@ -1037,37 +1038,6 @@ def changed_warning_text(changed: Mapping[str, list[str]]) -> str:
     return (f"{lens_count(len(changed))} changed since {'its' if one else 'their'} fit started: {_changed_text(changed)}. "
             f"{'It is' if one else 'They are'} fitted again (an earlier result is kept as result.previous.json, its "
             "tables and figures as *.previous.*).")
-
-
-# -- catalogue --------------------------------------------------------------------------------
-def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per lens, sorted by ``lens_id``: ids, status and quality first, then the
-    statistics, the scalars and ``warnings``. Every column the documentation lists is there even
-    when no row has it (all lenses failed, rows recovered from ``result.json`` without warnings)."""
-    fixed = [*ID_COLUMNS, *QUALITY_COLUMNS, *SCALARS, "warnings"]
-    frame = pd.DataFrame([dict(rows[k], lens_id=k) for k in sorted(rows)])
-    for column in fixed:
-        if column not in frame:
-            frame[column] = None
-    for column in TEXT_COLUMNS:
-        frame[column] = frame[column].fillna("").astype(str)
-    frame["trusted"] = frame["trusted"].astype("boolean")
-    frame["n_likelihood_evals"] = pd.to_numeric(frame["n_likelihood_evals"]).astype("Int64")
-    stats = [c for c in frame.columns if c not in fixed]
-    for column in [*stats, *(c for c in SCALARS if c != "n_likelihood_evals")]:  # the count is an Int64 above
-        frame[column] = pd.to_numeric(frame[column]).astype(float)
-    return frame[[*ID_COLUMNS, *QUALITY_COLUMNS, *stats, *SCALARS, "warnings"]].reset_index(drop=True)
-
-
-def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.DataFrame:
-    """Write ``catalog.parquet`` and ``catalog.csv`` in ``out`` atomically; return the frame."""
-    from tinylens.results.tables import write_table
-
-    frame = catalog_frame(rows)
-    out = Path(out)
-    write_table(out / CATALOG_PARQUET, frame)
-    write_table(out / CATALOG_CSV, frame)
-    return frame
 
 
 # -- dask -------------------------------------------------------------------------------------
