@@ -418,8 +418,7 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
     whether the pipeline was switched (pipeline_switched) still told as for the file tinylens wrote."""
     from tinylens.fitting.replaced import replaced_files
     from tinylens.fitting.resume import pipeline_switched
-    from tinylens.survey import runner
-
+    from tinylens.survey import resume, runner
     from tinylens.survey import rows as survey_rows
     from tinylens.survey.provenance import fitted_precision
 
@@ -436,7 +435,7 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
 
     def answers():
         row = survey_rows.result_row(out.name, record)
-        return (row is not None and row["lens_id"], runner.budget_stopped(rows, survey), fitted_precision([record]),
+        return (row is not None and row["lens_id"], resume.budget_stopped(rows, survey), fitted_precision([record]),
                 [p.name for p in replaced_files(folder, written=[])],
                 pipeline_switched(problem, folder))
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import resume
 from tinylens.survey import catalog
 from tinylens.survey import attempts
 from tinylens.survey import rows as survey_rows
@@ -244,7 +245,7 @@ def test_a_lens_left_with_only_its_checkpoints_fingerprint_starts_again_as_its_f
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert "lens_a" in plan["to_fit"]["new"] and plan["to_fit"]["resume"] == ["lens_b"], plan["to_fit"]
     found, template = discovery.find_lenses(mock_survey["lenses"]), survey_template.load_template(mock_survey["template"])
-    assert runner.resuming_lenses(found, {}, (), out, template) == ["lens_b"]  # the start line's count
+    assert resume.resuming_lenses(found, {}, (), out, template) == ["lens_b"]  # the start line's count
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
     text = _interrupted(_args(mock_survey, out))
@@ -415,10 +416,10 @@ def test_ctrl_c_with_a_template_that_keeps_no_checkpoint_does_not_promise_a_resu
 
 
 def test_the_restart_reason_reads_what_the_fits_would():
-    assert runner.restart_reason({"inference": {"type": "sampler", "settings": {"nlive": 50}}}) is None
-    assert runner.restart_reason({"inference": {"method": "dynesty", "settings": {"resume": True}}}) is None
-    assert runner.restart_reason({}) is None and runner.restart_reason({"inference": ["not", "a", "mapping"]}) is None
-    assert runner.restart_reason({"inference": {"settings": {"resume": False}}}) == "the template sets resume: false"
+    assert resume.restart_reason({"inference": {"type": "sampler", "settings": {"nlive": 50}}}) is None
+    assert resume.restart_reason({"inference": {"method": "dynesty", "settings": {"resume": True}}}) is None
+    assert resume.restart_reason({}) is None and resume.restart_reason({"inference": ["not", "a", "mapping"]}) is None
+    assert resume.restart_reason({"inference": {"settings": {"resume": False}}}) == "the template sets resume: false"
 
 
 def test_the_restart_reason_reads_tinylensgpus_spellings_as_the_fits_do():
@@ -426,10 +427,10 @@ def test_the_restart_reason_reads_tinylensgpus_spellings_as_the_fits_do():
     {resume: false}' fits an interrupted lens again from the beginning, as tinylens reads both, but
     the hint after Ctrl-C said "interrupted lenses resume from their checkpoints"."""
     optimiser = "the template runs an optimiser, which keeps no checkpoint"
-    assert runner.restart_reason({"inference": {"type": "Optimizer", "method": "LBFGS"}}) == optimiser
-    assert runner.restart_reason({"sampling": {"sampler": "nautilus", "resume": False}}) == "the template sets resume: false"
-    assert runner.restart_reason({"sampling": {"sampler": "Dynesty", "nlive": 50}}) is None
-    assert runner.restart_reason({"inference": {"type": "mcmc"}}) is None  # refused by the template check
+    assert resume.restart_reason({"inference": {"type": "Optimizer", "method": "LBFGS"}}) == optimiser
+    assert resume.restart_reason({"sampling": {"sampler": "nautilus", "resume": False}}) == "the template sets resume: false"
+    assert resume.restart_reason({"sampling": {"sampler": "Dynesty", "nlive": 50}}) is None
+    assert resume.restart_reason({"inference": {"type": "mcmc"}}) is None  # refused by the template check
 
 
 def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it(monkeypatch, capsys, python_sigint):
@@ -673,8 +674,8 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
     other = runner.survey_plan(mock_survey["lenses"], second, out, check=False)
     assert other["to_fit"]["resume"] == [] and other["to_fit"]["other_checkpoint"] == ["lens_c"], other["to_fit"]
     found = discovery.find_lenses(mock_survey["lenses"])
-    assert runner.resuming_lenses(found, {}, (), out, survey_template.load_template(second)) == []  # the start line's count
-    assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
+    assert resume.resuming_lenses(found, {}, (), out, survey_template.load_template(second)) == []  # the start line's count
+    assert resume.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
 
     result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(second), "--out", str(out),
                                       "--dry-run"])
@@ -716,6 +717,7 @@ def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_
         return write(rows, out)
 
     monkeypatch.setattr(runner, "write_catalog", stopped_when_all_are_in)
+    monkeypatch.setattr(resume, "write_catalog", stopped_when_all_are_in)  # its forget writes it too
     out = tmp_path / "out"
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         args = [*_args(mock_survey, out)[:-3], "--scheduler", cluster.scheduler_address, "-q"]
@@ -741,7 +743,7 @@ def _marked_scheduler(fitting) -> str | None:
     with pytest.raises(KeyboardInterrupt) as caught:
         with runner.cluster_on_interrupt("tcp://h:8786", fitting):
             raise KeyboardInterrupt
-    return getattr(caught.value, runner.EXTERNAL_CLUSTER_ATTR, None)
+    return getattr(caught.value, resume.EXTERNAL_CLUSTER_ATTR, None)
 
 
 def test_ctrl_c_with_tasks_still_queued_does_not_say_the_workers_go_on_fitting(tmp_path):
@@ -793,8 +795,8 @@ def test_ctrl_c_while_a_task_waits_for_a_lens_lock_says_it_fits_the_lens_once_it
             with runner.cluster_on_interrupt("tcp://h:8786", lambda: runner.fits_in_flight(queued, out, started),
                                              lambda: runner.waiting_for_locks(queued, out, started)):
                 raise KeyboardInterrupt
-    assert getattr(caught.value, runner.EXTERNAL_CLUSTER_ATTR, None) == "tcp://h:8786"
-    waiting = getattr(caught.value, runner.LOCK_WAITERS_ATTR, None)
+    assert getattr(caught.value, resume.EXTERNAL_CLUSTER_ATTR, None) == "tcp://h:8786"
+    waiting = getattr(caught.value, resume.LOCK_WAITERS_ATTR, None)
     assert waiting == ["lens_a"]
     assert runner.waiting_for_locks(queued, out, started) == []  # released: nothing waits
     text = " ".join(survey_hint(out, "tinylens survey lenses -c t.yaml", cluster="tcp://h:8786", waiting=waiting).split())
@@ -818,7 +820,7 @@ def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
     rows = {lens_id: survey_rows.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
-    assert [lens.lens_id for lens in runner.plan(found, rows, tmp_path)] == ["lens_a"]  # the rerun's
+    assert [lens.lens_id for lens in resume.plan(found, rows, tmp_path)] == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
     assert "lens_a had written none yet and starts again from the beginning), run: cmd" in text, text
     assert "lens_b" not in text, text
@@ -841,7 +843,7 @@ def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(t
     catalog.write_catalog(rows, tmp_path)  # the earlier run's, both ok
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
-    refitted = [lens.lens_id for lens in runner.plan(found, rows, tmp_path)]
+    refitted = [lens.lens_id for lens in resume.plan(found, rows, tmp_path)]
     assert refitted == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
     assert f"Finished lenses kept: {2 - len(refitted)} (1 ok, 0 failed)" in text, text
@@ -898,8 +900,8 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)["to_fit"]
     assert plan["resume"] == ["lens_c"] and plan["other_checkpoint"] == [], plan
     found = discovery.find_lenses(mock_survey["lenses"])
-    assert runner.resuming_lenses(found, {}, (), out, second) == []  # the start line's count
-    assert runner.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
+    assert resume.resuming_lenses(found, {}, (), out, second) == []  # the start line's count
+    assert resume.resuming_lenses(found, {}, (), out, first) == ["lens_c"]
 
 
 def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
@@ -916,11 +918,11 @@ def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
     attempts.note_attempt(folder, "a" * 16)
     _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2), "a" * 16)
     attempts.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
-    assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
-    assert runner.other_checkpoint(folder, "b" * 16) and not runner.holds_checkpoint(folder, digest="b" * 16)
-    assert runner.holds_checkpoint(folder, digest="a" * 16)
+    assert resume.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
+    assert resume.other_checkpoint(folder, "b" * 16) and not resume.holds_checkpoint(folder, digest="b" * 16)
+    assert resume.holds_checkpoint(folder, digest="a" * 16)
     _save_box({"fingerprint": "f"}, folder / filenames.PIPELINE_STATE, np.zeros(2), np.ones(2))  # no record
-    assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "b" * 16  # the last line's, as before
+    assert resume.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "b" * 16  # the last line's, as before
 
 
 def test_a_pipeline_state_holding_a_nan_the_fit_takes_up_is_read_by_the_survey_alike(tmp_path):
@@ -950,8 +952,8 @@ def test_a_pipeline_state_holding_a_nan_the_fit_takes_up_is_read_by_the_survey_a
     assert json.loads(path.read_text())["template"] == "a" * 16  # independent truth: whose state it is
     assert _load_state(path, "f", 2) is not None  # the fit takes it up
     attempts.note_attempt(folder, "b" * 16)  # a fit of another template started, stopped before its stage 1 ended
-    assert runner.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
-    assert runner.holds_checkpoint(folder, digest="a" * 16) and not runner.other_checkpoint(folder, "a" * 16)
+    assert resume.checkpoint_digest(folder, filenames.PIPELINE_STATE) == "a" * 16
+    assert resume.holds_checkpoint(folder, digest="a" * 16) and not resume.other_checkpoint(folder, "a" * 16)
     then = (folder / filenames.ATTEMPTS).stat().st_mtime
     os.utime(path, (then + 60, then + 60))  # written after the last fit started: its own
     assert attempts.fit_stage(folder) == "stage 4/4 (sampling, run 1)"
@@ -1014,7 +1016,7 @@ def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path)
     assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     shutil.rmtree(lenses / "lens_a")
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
-    refitted = [lens.lens_id for lens in runner.plan(found, survey_rows.read_rows(tmp_path), tmp_path)]
+    refitted = [lens.lens_id for lens in resume.plan(found, survey_rows.read_rows(tmp_path), tmp_path)]
     assert refitted == ["lens_a"]  # the rerun's
     text = " ".join(survey_hint(tmp_path, "cmd").split())
     assert f"Finished lenses kept: {2 - len(refitted)} (1 ok, 0 failed)" in text, text

@@ -427,7 +427,7 @@ def test_a_template_mask_of_another_shape_than_every_image_is_refused_at_once_na
     (lenses / "lens_own" / "noise.fits").unlink()  # broken alike, so that no lens compiles a likelihood here
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
-        with pytest.raises(runner.ConfigValueError) as raised:  # a wrong value of the template's (was the plain ConfigError)
+        with pytest.raises(survey_template.ConfigValueError) as raised:  # a wrong value of the template's (was the plain ConfigError)
             runner.run_survey(lenses, template, out, workers=1, progress=False)
     assert isinstance(raised.value, ValueError)
     text = " ".join(str(raised.value).split())
@@ -495,14 +495,14 @@ def test_a_template_mask_that_cannot_be_read_is_refused_at_once_naming_the_file(
             assert "dataset.mask_path" in _load_error(config, lens, out) and str(mask) in _load_error(config, lens, out)
 
     with mock.patch.object(runner, "dask_client", side_effect=AssertionError("the survey started")):
-        with pytest.raises(runner.ConfigValueError) as raised:  # a wrong value of the template's key: a ValueError too
+        with pytest.raises(survey_template.ConfigValueError) as raised:  # a wrong value of the template's key: a ValueError too
             runner.run_survey(lenses, template, out, workers=1, progress=False)
     assert isinstance(raised.value, ValueError)
     text = " ".join(str(raised.value).split())
     assert str(template) in text and "dataset.mask_path" in text and str(mask) in text, text
     assert "(2 lenses: lens_a, lens_b)" in text and "lens_own" not in text, text
     assert not out.exists()
-    with pytest.raises(runner.ConfigValueError, match="dataset.mask_path"):
+    with pytest.raises(survey_template.ConfigValueError, match="dataset.mask_path"):
         runner.survey_plan(lenses, template, out)
     result = CliRunner().invoke(app, ["survey", str(lenses), "-c", str(template), "--out", str(out), "--dry-run"])
     assert result.exit_code == 2 and "Traceback" not in result.output and "dataset.mask_path" in result.output, result.output
@@ -824,7 +824,7 @@ def test_check_shape_masks_docstring_says_it_leaves_images_too_small_for_any_mas
     survey_template.check_shape_mask(loaded, found, survey_template.loaded_template(loaded, found[0], out))  # nothing raised
     write_lens(lenses / "lens_0", 1.0, seed=0)
     found = discovery.find_lenses(lenses)
-    with pytest.raises(runner.ConfigValueError, match="fewer than the 10 pixels"):  # a ValueError (was the plain ConfigError)
+    with pytest.raises(survey_template.ConfigValueError, match="fewer than the 10 pixels"):  # a ValueError (was the plain ConfigError)
         survey_template.check_shape_mask(loaded, found, survey_template.loaded_template(loaded, found[0], out))
 
 

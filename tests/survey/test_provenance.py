@@ -21,7 +21,7 @@ from tinylens.errors import ConfigError
 from tinylens.inference.common import VALUE_RULES
 from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
-from tinylens.survey import catalog, provenance, runner
+from tinylens.survey import catalog, provenance, resume, runner
 
 RESULT = {
     "median": {"lens_mass.0.theta_E": 1.01},
@@ -537,7 +537,7 @@ def test_a_template_whose_lens_files_are_placeholders_is_read_as_its_fits_read_i
     config = yaml.safe_load(one_lens["template"].read_text())
     config["dataset"].update(data_path=None, psf_path="")
     lens = runner.find_lenses(one_lens["lenses"])[0]
-    assert runner.fitted_config(runner.lens_config(config, lens, one_lens["out"])) is not None  # it runs
+    assert resume.fitted_config(runner.lens_config(config, lens, one_lens["out"])) is not None  # it runs
     quoted = {**config, "dataset": {**config["dataset"], "pixel_scale": str(config["dataset"]["pixel_scale"])}}
     recorded = json.loads(json.dumps(provenance.manifest(Path("/l"), Path("/t.yaml"), config, "float32")))
     assert provenance.manifest_conflict(recorded, provenance.manifest(Path("/l"), Path("/t.yaml"), quoted, "float32")) is None
@@ -593,7 +593,7 @@ def test_a_survey_of_a_template_without_its_lens_files_runs_and_runs_again(one_l
     config = yaml.safe_load(one_lens["template"].read_text())
     dataset = {k: v for k, v in config["dataset"].items() if k != "noise_path"}
     template = _written(one_lens["tmp"] / "placeholders.yaml", {**config, "dataset": {**dataset, "data_path": None}})
-    assert runner.fit_output_names(runner.load_template(template)) == runner.fit_output_names(config)
+    assert resume.fit_output_names(runner.load_template(template)) == resume.fit_output_names(config)
     result = _survey(one_lens, template)  # run again: lens_a kept
     assert result.exit_code == 0 and "1 ok" in result.output, result.output
     out = one_lens["tmp"] / "fresh"
@@ -929,7 +929,7 @@ def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None,
     folder.mkdir(parents=True)
     run = {} if calls is None else {"n_likelihood_evals": calls}
     result = {**RESULT, "method": "nautilus", "converged": False, "n_likelihood_evals": calls or 0,
-              "config": runner.fitted_config(runner.lens_config(template, lens, out)),
+              "config": resume.fitted_config(runner.lens_config(template, lens, out)),
               "info": {"settings": dict(template["inference"]["settings"]),
                        "pipeline": {"sampler_converged": False, "sampling_runs": [run]}}}
     write_json(folder / filenames.RESULT, result)
@@ -1083,7 +1083,7 @@ def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_the
     write_json(dynesty / filenames.RESULT, {**RESULT, "method": "dynesty", "converged": False,
                                             "info": {"stopped_by": "maxcall"}})
     others = [{**runner.flat_row("lens_x", RESULT), "flags": "unconverged"}, runner.flat_row("lens_y", RESULT)]
-    assert runner.budget_stopped([*rows.values(), *others], out) == {"lens_a": "n_like_max", "lens_b": "timeout"}
+    assert resume.budget_stopped([*rows.values(), *others], out) == {"lens_a": "n_like_max", "lens_b": "timeout"}
     with mock.patch.object(runner, "_fit_lenses") as fitted:  # --only lens_b, its flag gone: converged since
         runner.write_row(out / "lenses" / "lens_b", {**rows["lens_b"], "flags": ""})
         result = CliRunner().invoke(app, [*args, "lens_b"])
@@ -1110,8 +1110,8 @@ def test_the_closing_line_counts_apart_the_stopped_lenses_a_raised_limit_does_no
                                                                           "n_like_max": 3000}}}
     rows = {"lens_a": row_a, "lens_b": row_b}
     assert runner.plan([lens_a, lens_b], rows, out, template=raised) == [lens_a]  # the truth: what a rerun fits further
-    assert runner.budget_stopped(list(rows.values()), out) == {"lens_a": "n_like_max", "lens_b": "n_like_max"}
-    assert runner.budget_stopped(list(rows.values()), out, config, mock_survey["lenses"]) == {"lens_a": "n_like_max"}
+    assert resume.budget_stopped(list(rows.values()), out) == {"lens_a": "n_like_max", "lens_b": "n_like_max"}
+    assert resume.budget_stopped(list(rows.values()), out, config, mock_survey["lenses"]) == {"lens_a": "n_like_max"}
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     args = ["survey", str(mock_survey["lenses"]), "-c", str(template), "--out", str(out), "-q", "--reuse-finished",
@@ -1153,7 +1153,7 @@ def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_
     template = tmp_path / "template.yaml"
     template.write_text(yaml.safe_dump(config, sort_keys=False))
     results = out / "lenses"
-    with mock.patch.object(runner, "read_result_object", wraps=runner.read_result_object) as read:
+    with mock.patch.object(resume, "read_result_object", wraps=resume.read_result_object) as read:
         _print_summary(catalog.catalog_frame(rows), out, 1.0, False, None, template, lens_dir)
     reads = [Path(call.args[0]) for call in read.call_args_list if Path(call.args[0]).name == filenames.RESULT]
     assert sorted(reads) == sorted(results / name / filenames.RESULT for name in ("lens_a", "lens_b", "lens_c", "lens_x"))
@@ -1209,7 +1209,7 @@ def _stopped_lenses(lens_dir: Path, out: Path, template: dict, copies: int) -> t
                 (lens.folder / name).write_bytes(b"placeholder")
             fitted = json.loads(json.dumps(template))
             fitted["inference"]["settings"].update(n_like_max=300, nlive=nlive)
-            config = runner.fitted_config(runner.lens_config(fitted, lens, out))
+            config = resume.fitted_config(runner.lens_config(fitted, lens, out))
             if older:
                 del config["pipeline"]["n_sigma"], config["quality"]
             lens.output(out).mkdir(parents=True)
@@ -1242,22 +1242,22 @@ def test_a_survey_validates_its_template_once_not_for_each_stopped_lens_and_deci
         raised = json.loads(json.dumps(config))
         raised["inference"]["settings"]["n_like_max"] = 3000
         alone = [lens for lens in lenses  # each lens on its own, nothing shared
-                 if runner.stopped_by_another_budget(lens.output(out), runner.lens_config(raised, lens, out))]
-        with mock.patch.object(runner, "fitted_config", wraps=runner.fitted_config) as validated:
+                 if resume.stopped_by_another_budget(lens.output(out), runner.lens_config(raised, lens, out))]
+        with mock.patch.object(resume, "fitted_config", wraps=resume.fitted_config) as validated:
             planned = runner.plan(lenses, rows, out, template=raised)
         assert planned == alone and {lens.lens_id.rsplit("_", 1)[0] for lens in planned} == kinds, planned
         assert validated.call_count <= len(STOPPED_KINDS), validated.call_count  # at most once a kind, not a lens
         alone = {lens.lens_id for lens in lenses  # the same budget: counted, not fitted further
-                 if runner.same_settings(json.loads((lens.output(out) / filenames.RESULT).read_text()),
+                 if resume.same_settings(json.loads((lens.output(out) / filenames.RESULT).read_text()),
                                          runner.lens_config(config, lens, out))}
-        with mock.patch.object(runner, "fitted_config", wraps=runner.fitted_config) as validated:
-            stopped = runner.budget_stopped(list(rows.values()), out, config, lens_dir)
+        with mock.patch.object(resume, "fitted_config", wraps=resume.fitted_config) as validated:
+            stopped = resume.budget_stopped(list(rows.values()), out, config, lens_dir)
         assert set(stopped) == alone and {name.rsplit("_", 1)[0] for name in stopped} == kinds, stopped
         assert set(stopped.values()) == {"n_like_max"} and validated.call_count <= len(STOPPED_KINDS)
 
 
 def test_a_lens_path_the_schema_refuses_is_not_validated_as_another_lens_path_is(tmp_path, mock_survey):
-    """The survey's cache of the template's validation (runner.settings_of) shared it among the
+    """The survey's cache of the template's validation (resume.settings_of) shared it among the
     configs alike but for their lens's paths, as the schema takes any path text alike; but it
     refuses a path that is no UTF-8 (a lens folder named with a Latin-1 byte, read with a lone
     surrogate), so that config, validated on its own, is no valid config: its fit is not of the
@@ -1271,17 +1271,17 @@ def test_a_lens_path_the_schema_refuses_is_not_validated_as_another_lens_path_is
     plain = runner.lens_config(template, lens, out)
     odd = json.loads(json.dumps(plain))
     odd["dataset"]["data_path"] = str(lens.folder / "image_\udce9.fits")
-    assert runner.fitted_config(odd) is None  # the schema refuses it
-    alone = [runner.stopped_by_another_budget(folder, config) for config in (plain, odd)]
+    assert resume.fitted_config(odd) is None  # the schema refuses it
+    alone = [resume.stopped_by_another_budget(folder, config) for config in (plain, odd)]
     assert alone == [True, False]
     cache: dict = {}
-    assert [runner.stopped_by_another_budget(folder, config, cache) for config in (plain, odd)] == alone
+    assert [resume.stopped_by_another_budget(folder, config, cache) for config in (plain, odd)] == alone
     result = json.loads((folder / filenames.RESULT).read_text())
-    assert [runner.same_settings(result, config, cache) for config in (plain, odd)] == alone
+    assert [resume.same_settings(result, config, cache) for config in (plain, odd)] == alone
 
 
 def test_configs_alike_but_for_their_key_order_share_one_entry_of_the_settings_cache(tmp_path, mock_survey):
-    """runner.frozen, the key of the survey's cache of a config's validation (settings_of), kept a
+    """resume.frozen, the key of the survey's cache of a config's validation (settings_of), kept a
     mapping's keys in their order, so that the template with a lens's files (its YAML's order) and
     the same config with its keys in another order (as a fit's result.json may record it), equal
     as dicts, took two entries and were validated twice; they now share one, validated once, and
@@ -1294,16 +1294,16 @@ def test_configs_alike_but_for_their_key_order_share_one_entry_of_the_settings_c
 
     turned = reordered(config)
     assert turned == config and list(turned) != list(config)
-    assert runner.frozen(turned) == runner.frozen(config) and hash(runner.frozen(turned)) == hash(runner.frozen(config))
+    assert resume.frozen(turned) == resume.frozen(config) and hash(resume.frozen(turned)) == hash(resume.frozen(config))
     cache: dict = {}
-    with mock.patch.object(runner, "fitted_config", wraps=runner.fitted_config) as validated:
-        assert runner.settings_of(config, "fitted", cache) == runner.settings_of(turned, "fitted", cache) is not None
+    with mock.patch.object(resume, "fitted_config", wraps=resume.fitted_config) as validated:
+        assert resume.settings_of(config, "fitted", cache) == resume.settings_of(turned, "fitted", cache) is not None
     assert len(cache) == 1 and validated.call_count == 1
     other = json.loads(json.dumps(config))
     other["inference"]["settings"]["seed"] = 12345
-    runner.settings_of(other, "fitted", cache)
+    resume.settings_of(other, "fitted", cache)
     assert len(cache) == 2
-    assert runner.frozen({"a": 1}) != runner.frozen({"a": 1.0}) != runner.frozen({"a": True})  # types still apart
+    assert resume.frozen({"a": 1}) != resume.frozen({"a": 1.0}) != resume.frozen({"a": True})  # types still apart
 
 
 def test_a_budget_limit_is_raised_where_it_grows_or_is_removed():
@@ -1360,7 +1360,7 @@ def test_a_stopped_lens_kept_by_reuse_finished_from_another_precision_is_kept_no
 
     def decided() -> tuple[bool, dict, dict]:
         further = runner.plan([lens], {"lens_a": row}, out, template=raised) == [lens]
-        stopped = runner.budget_stopped([row], out, config, mock_survey["lenses"])
+        stopped = resume.budget_stopped([row], out, config, mock_survey["lenses"])
         dry = runner.survey_plan(mock_survey["lenses"], template, out, reuse_finished=True, only=["lens_a"],
                                  check=False)
         return further, stopped, dry
@@ -1384,8 +1384,8 @@ def test_only_a_nautilus_fit_counts_as_stopped_by_the_budget_a_survey_may_raise(
     maxcall and maxiter, but a survey's budget (BUDGET_SETTINGS) is nautilus's n_like_max and
     timeout alone: dynesty's are part of the template, and its fits are never fitted further."""
     stopped = {"converged": False, "info": {"pipeline": {"sampler_converged": False}}}
-    assert runner.stopped_by_budget({**stopped, "method": "nautilus"})
-    assert not runner.stopped_by_budget({**stopped, "method": "dynesty"})
+    assert resume.stopped_by_budget({**stopped, "method": "nautilus"})
+    assert not resume.stopped_by_budget({**stopped, "method": "dynesty"})
     assert set(provenance.BUDGET_SETTINGS) == {"n_like_max", "timeout"}
 
 

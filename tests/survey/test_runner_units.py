@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import resume
 from tinylens.survey import catalog
 from tinylens.survey import attempts
 from tinylens.survey import rows as survey_rows
@@ -158,15 +159,15 @@ def test_resume_plan_reads_rows_recovers_results_and_forgets_stale_rows(tmp_path
 
     rows = survey_rows.read_rows(out)
     assert sorted(rows) == ["done", "failed", "no_result"]
-    runner.recover_rows(lenses, out, rows)
+    resume.recover_rows(lenses, out, rows)
     assert rows["recovered"]["lens_mass.0.theta_E_median"] == 1.01
     assert json.loads((lenses[3].output(out) / "row.json").read_text())["status"] == "ok"
 
-    todo = runner.plan(lenses, rows, out)
+    todo = resume.plan(lenses, rows, out)
     assert [lens.lens_id for lens in todo] == ["no_result", "corrupt", "new"]
-    retry = runner.plan(lenses, rows, out, retry_failed=True)
+    retry = resume.plan(lenses, rows, out, retry_failed=True)
     assert [lens.lens_id for lens in retry] == ["failed", "no_result", "corrupt", "new"]
-    runner.forget(retry, rows, out)
+    resume.forget(retry, rows, out)
     assert sorted(rows) == ["done", "recovered"]
     assert not (lenses[1].output(out) / "row.json").exists() and not (lenses[2].output(out) / "row.json").exists()
 
@@ -187,7 +188,7 @@ def test_a_result_recovered_without_its_row_leaves_no_checkpoint_its_fit_would_h
         for name in names:
             (folder / name).write_bytes(b"state")
     rows = survey_rows.read_rows(out)
-    runner.recover_rows([removed, kept], out, rows)
+    resume.recover_rows([removed, kept], out, rows)
     assert sorted(rows) == ["kept", "removed"] and survey_rows.read_rows(out) == rows
     assert not any((removed.output(out) / name).exists() for name in names)
     assert all((kept.output(out) / name).read_bytes() == b"state" for name in names)
@@ -205,7 +206,7 @@ def _recovered_with_no_checkpoint_kept(tmp_path: Path, info: Any) -> None:
     for name in names:
         (folder / name).write_bytes(b"state")
     rows = survey_rows.read_rows(out)
-    runner.recover_rows([lens], out, rows)
+    resume.recover_rows([lens], out, rows)
     assert rows["edited"]["status"] == "ok" and survey_rows.read_rows(out) == rows
     assert not any((folder / name).exists() for name in names)
 
@@ -246,9 +247,9 @@ def test_a_row_or_result_copied_from_another_lens_folder_is_not_taken_for_this_l
     with pytest.warns(DataWarning, match=r"b holds a\b.*fitted again"):
         rows = survey_rows.read_rows(out)
     assert sorted(rows) == ["a"]
-    runner.recover_rows(lenses, out, rows)
+    resume.recover_rows(lenses, out, rows)
     assert sorted(rows) == ["a"]
-    assert [lens.lens_id for lens in runner.plan(lenses, rows, out)] == ["b", "c"]
+    assert [lens.lens_id for lens in resume.plan(lenses, rows, out)] == ["b", "c"]
     assert survey_rows.read_row(lenses[1].output(out) / "row.json", "b") is None  # what fit_lens asks
     assert survey_rows.read_row(lenses[0].output(out) / "row.json", "a")["lens_id"] == "a"
 
@@ -1097,7 +1098,7 @@ def test_the_output_folder_length_check_makes_paths_of_the_longest_lens_id_alone
     monkeypatch.setattr(atomic, "hidden_name", lambda path: made.append(path) or real(path))
     lenses = [discovery.Lens(f"lens_{i:04d}", tmp_path / f"lens_{i:04d}") for i in range(1000)]
     longest = discovery.Lens("lens_" + "l" * 60, tmp_path / "long")
-    runner.check_out_name_fits(tmp_path / "out", [*lenses[:500], longest, *lenses[500:]])
+    resume.check_out_name_fits(tmp_path / "out", [*lenses[:500], longest, *lenses[500:]])
     assert len(made) <= 6, len(made)  # the catalogue's three and the longest lens's three
     room = 4096 - len(os.fsencode(atomic.hidden_name(tmp_path / "out" / runner.LENSES_DIR / longest.lens_id
                                                      / filenames.RESULT)))
@@ -1106,9 +1107,9 @@ def test_the_output_folder_length_check_makes_paths_of_the_longest_lens_id_alone
         out, room = out / ("y" * 150), room - 151
     out = out / ("z" * (room - 1))  # the longest lens's result makes a path of 4096 bytes, the others' fit
     with pytest.raises(OutputError) as caught:
-        runner.check_out_name_fits(out, [*lenses, longest])
+        resume.check_out_name_fits(out, [*lenses, longest])
     assert f"(as {runner.LENSES_DIR}/{longest.lens_id}/." in str(caught.value), str(caught.value)
-    runner.check_out_name_fits(out, lenses)  # without it, every path fits
+    resume.check_out_name_fits(out, lenses)  # without it, every path fits
 
 
 @pytest.mark.parametrize("name", ["--out", "--output", "-o"])
@@ -1377,14 +1378,14 @@ def test_survey_plan_looks_for_each_checkpoint_file_of_a_lens_once(tmp_path, moc
     exists = Path.exists
 
     def counted(self, *args, **kwargs):
-        if self.name in runner.RESUMED_FILES:
+        if self.name in resume.RESUMED_FILES:
             asked[str(self)] = asked.get(str(self), 0) + 1
         return exists(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "exists", counted)
     plan = runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)
     assert plan["to_fit"]["resume"] == ["lens_c"] and "lens_a" in plan["to_fit"]["new"], plan["to_fit"]
-    looked = {str(out / "lenses" / lens / name) for lens in ("lens_a", "lens_b") for name in runner.RESUMED_FILES}
+    looked = {str(out / "lenses" / lens / name) for lens in ("lens_a", "lens_b") for name in resume.RESUMED_FILES}
     assert looked <= set(asked), asked  # each was looked for, in each new lens (lens_c's is read for its digest)
     assert {path: asked[path] for path in looked if asked[path] > 1} == {}
 
@@ -1473,9 +1474,9 @@ def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_
     assert runner.unfitted_text(["lens_a", "lens_b"], {"tcp://w:1": {}}, 2).startswith(
         "2 lenses were not fitted because every Dask worker given them runs another tinylens than this process "
         "(e.g. lens_a; tcp://w:1; see above). The catalogue holds the 2 finished ones. Start")
-    assert runner.changed_warning_text({"lens_a": ["data_path"]}).startswith(
+    assert resume.changed_warning_text({"lens_a": ["data_path"]}).startswith(
         "1 lens changed since its fit started: lens_a (image). It is fitted again (an earlier result")
-    assert runner.changed_warning_text({"lens_a": ["data_path"], "lens_b": ["psf_path"]}).startswith(
+    assert resume.changed_warning_text({"lens_a": ["data_path"], "lens_b": ["psf_path"]}).startswith(
         "2 lenses changed since their fit started: lens_a (image), lens_b (PSF). They are fitted again")
     with pytest.warns(DataWarning) as caught:
         runner._warn_of_gone(["lens_a", "lens_b"], tmp_path / "out", tmp_path / "lenses")
@@ -1545,7 +1546,7 @@ def test_survey_plan_recovers_only_a_result_a_run_would_take_its_row_from(tmp_pa
     assert plan["recover"] == ["lens_a"]
     assert plan["to_fit"] == {"new": ["lens_b"], "resume": ["lens_bad"], "other_checkpoint": [], "changed": [], "retry": []}
     rows = survey_rows.read_rows(out)
-    recovered = {**rows, **runner.recoverable_rows([discovery.Lens(n, mock_survey["lenses"] / n) for n in folders],
+    recovered = {**rows, **resume.recoverable_rows([discovery.Lens(n, mock_survey["lenses"] / n) for n in folders],
                                                    out, rows)}
     assert sorted(recovered) == plan["recover"]  # the rows the run rebuilds
 
@@ -2019,7 +2020,7 @@ def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it
     (folder / "result.json").write_text(json.dumps(RESULT))  # a finished fit's outputs stay
     for name in orphans:
         (folder / name).write_text("of the finished fit")
-    runner.remove_orphan_outputs(folder, survey_template.lens_config(template, lens, tmp_path))
+    resume.remove_orphan_outputs(folder, survey_template.lens_config(template, lens, tmp_path))
     assert all((folder / name).exists() for name in orphans)
 
 
@@ -2222,7 +2223,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
     with pytest.raises(OSError):
         _task_row(_Future("error", error=raised.value), lens, tmp_path)
     assert not (folder / "row.json").exists()
-    assert runner.plan([lens], survey_rows.read_rows(tmp_path), tmp_path) == [lens]  # fitted by the next run
+    assert resume.plan([lens], survey_rows.read_rows(tmp_path), tmp_path) == [lens]  # fitted by the next run
 
     def fit_of_a_bad_lens(config, **kwargs):
         raise tinylens.errors.DataError("image.fits is not FITS")
@@ -5122,7 +5123,7 @@ def test_setting_aside_a_changed_lens_does_not_warn_of_the_template_again(tmp_pa
     (folder / filenames.RESULT).write_text("{}")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        runner.set_aside(["lens_a"], tmp_path, template)
+        resume.set_aside(["lens_a"], tmp_path, template)
     assert sorted(p.name for p in folder.iterdir()) == [filenames.previous_name(filenames.RESULT)]
 
 
@@ -5529,14 +5530,14 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
     assert survey_rows.read_row(folder / "row.json") == adopted and not checkpoint.exists()
     assert attempts.attempts(folder) == 1 and (folder / "result.json").stat().st_mtime_ns == written  # no fit
     precision = get_precision()
-    assert runner.adoptable_row("lens_a", folder, config, precision) == adopted
+    assert resume.adoptable_row("lens_a", folder, config, precision) == adopted
     other = copy.deepcopy(config)
     other["inference"]["settings"]["nlive"] = 60
-    assert runner.adoptable_row("lens_a", folder, other, precision) is None  # another template
-    assert runner.adoptable_row("lens_a", folder, config, "float64" if precision == "float32" else "float32") is None
-    assert runner.adoptable_row("lens_b", folder, config, precision) is None  # another lens's
+    assert resume.adoptable_row("lens_a", folder, other, precision) is None  # another template
+    assert resume.adoptable_row("lens_a", folder, config, "float64" if precision == "float32" else "float32") is None
+    assert resume.adoptable_row("lens_b", folder, config, precision) is None  # another lens's
     (lens.folder / "noise.fits").write_bytes((lens.folder / "noise.fits").read_bytes()[::-1])
-    assert runner.adoptable_row("lens_a", folder, config, precision) is None  # its noise changed since
+    assert resume.adoptable_row("lens_a", folder, config, precision) is None  # its noise changed since
 
 
 def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, monkeypatch):
@@ -5560,11 +5561,11 @@ def test_a_retried_failure_is_fitted_again_not_adopted(tmp_path, mock_survey, mo
     config, folder = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, out), lens.output(out)
     folder.mkdir(parents=True)
     precision = get_precision()
-    result = {**RESULT, "config": runner.fitted_config(config), "info": {"precision": precision, "checkpoint": None}}
+    result = {**RESULT, "config": resume.fitted_config(config), "info": {"precision": precision, "checkpoint": None}}
     (folder / "result.json").write_text(json.dumps(result))
     (folder / "inputs.json").write_text(json.dumps(inputs_stamp(config, precision)))
     survey_rows.write_row(folder, survey_rows.failed_row("lens_a", "KilledWorker: ..."))
-    assert runner.adoptable_row("lens_a", folder, config, precision) is not None  # what the task would adopt
+    assert resume.adoptable_row("lens_a", folder, config, precision) is not None  # what the task would adopt
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, only=["lens_a"],
                                   scheduler=cluster.scheduler_address, progress=False, retry_failed=True)

@@ -382,16 +382,16 @@ def survey_hint(out: Path | None, command: str, written: bool = False, restart: 
     """What a ``tinylens survey`` stopped by Ctrl-C kept in its output folder ``out`` (``None``:
     stopped before the survey began, a dry run), and ``command``, which fits the rest; ``written``:
     stopped once the survey had written everything (:func:`survey_written`); ``restart``: why
-    its template's fits resume no checkpoint (:func:`tinylens.survey.runner.restart_reason`);
+    its template's fits resume no checkpoint (:func:`tinylens.survey.resume.restart_reason`);
     ``chosen``: the lens ids of ``--only``, the only ones counted (the catalogue may hold others');
-    ``lenses``: the ids of the lenses the run fits or keeps (:data:`tinylens.survey.runner.SURVEY_LENSES_ATTR`),
+    ``lenses``: the ids of the lenses the run fits or keeps (:data:`tinylens.survey.resume.SURVEY_LENSES_ATTR`),
     the only ones named as starting again (``out`` may hold folders of lenses no longer in the lens folder);
-    ``cluster``: the address of the external cluster it was fitting on (:data:`tinylens.survey.runner.EXTERNAL_CLUSTER_ATTR`),
+    ``cluster``: the address of the external cluster it was fitting on (:data:`tinylens.survey.resume.EXTERNAL_CLUSTER_ATTR`),
     whose workers go on fitting the lenses they had started, which the hint says (a local cluster's stopped with it);
-    ``digest``: its template's (:data:`tinylens.survey.runner.TEMPLATE_DIGEST_ATTR`), so that a lens whose
-    checkpoint a fit of another template wrote (:func:`tinylens.survey.runner.other_checkpoint`) is not said to resume;
+    ``digest``: its template's (:data:`tinylens.survey.resume.TEMPLATE_DIGEST_ATTR`), so that a lens whose
+    checkpoint a fit of another template wrote (:func:`tinylens.survey.resume.other_checkpoint`) is not said to resume;
     ``waiting``: the lenses whose task on that cluster waits for the lock of their folder, held by another
-    process (:data:`tinylens.survey.runner.LOCK_WAITERS_ATTR`), which the task fits once it gets it."""
+    process (:data:`tinylens.survey.resume.LOCK_WAITERS_ATTR`), which the task fits once it gets it."""
     from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 
     if out is None:
@@ -476,10 +476,10 @@ def unfinished_without_checkpoint(unfinished: Mapping[str, Path]) -> list[str]:
     one copied from another lens is not its row, an ``ok`` one whose ``result.json`` is gone is
     fitted again) nor a ``result.json`` its row is rebuilt from
     (:func:`tinylens.survey.rows.result_row`), and none of the checkpoint files a resuming
-    template's fit resumes from (:func:`tinylens.survey.runner.holds_checkpoint` of
-    :func:`tinylens.survey.runner.resumed_names`, as the dry run counts them): a fit stopped in its
+    template's fit resumes from (:func:`tinylens.survey.resume.holds_checkpoint` of
+    :func:`tinylens.survey.resume.resumed_names`, as the dry run counts them): a fit stopped in its
     first stages, which starts again from the beginning. By name."""
-    from tinylens.survey.runner import RESUMED_FILES, holds_checkpoint
+    from tinylens.survey.resume import RESUMED_FILES, holds_checkpoint
 
     names = RESUMED_FILES  # resumed_names of a template that resumes (else the hint says restart)
     return [name for name, folder in unfinished.items() if not holds_checkpoint(folder, names)]
@@ -510,8 +510,8 @@ def other_template_checkpoints(unfinished: Mapping[str, Path], digest: str | Non
     """The lenses of the ``unfinished`` lens folders of a survey (:func:`unfinished_folders`, by name:
     no row of theirs, :func:`unfinished_without_checkpoint`'s rules) holding a checkpoint written
     by a fit of another template than the one of ``digest``
-    (:func:`tinylens.survey.runner.other_checkpoints`); none where ``digest`` is not known."""
-    from tinylens.survey.runner import RESUMED_FILES, other_checkpoints
+    (:func:`tinylens.survey.resume.other_checkpoints`); none where ``digest`` is not known."""
+    from tinylens.survey.resume import RESUMED_FILES, other_checkpoints
 
     if digest is None:
         return []
@@ -545,7 +545,7 @@ def interrupted_hint(name: str, exc: BaseException, command: str) -> str:
         return fit_hint(getattr(exc, INTERRUPTED_FOLDER_ATTR, None), getattr(exc, INTERRUPTED_PROBLEM_ATTR, None),
                         fresh="--fresh" in shlex.split(command))
     if name == "survey":
-        from tinylens.survey.runner import (EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, LOCK_WAITERS_ATTR, RESTART_ATTR,
+        from tinylens.survey.resume import (EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, LOCK_WAITERS_ATTR, RESTART_ATTR,
                                             SURVEY_LENSES_ATTR, TEMPLATE_DIGEST_ATTR)
 
         if getattr(exc, FORGOTTEN_ATTR, False):

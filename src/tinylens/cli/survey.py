@@ -217,7 +217,7 @@ def rerun_command(ctx: Any, retry_failed: bool) -> str:
 def budget_stopped_text(stopped: Mapping[str, str | None], template: Path, others: int = 0,
                         written: Mapping[str, Any] | None = None) -> str:
     """The line after a survey some of whose lenses the sampler's budget ``stopped`` (lens id: the
-    limit that stopped it, None where not recorded; :func:`tinylens.survey.runner.budget_stopped`):
+    limit that stopped it, None where not recorded; :func:`tinylens.survey.resume.budget_stopped`):
     how many, by limit, and that raising or removing it in the ``template`` and running the same
     command again fits them further from their checkpoints; and how many ``others`` it stopped
     were fitted with other settings than the template's or in another precision (kept by
@@ -260,7 +260,8 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     import sys
 
     from tinylens.inference import install_command
-    from tinylens.survey.runner import missing_on_workers, stopped_results, stopping_limits
+    from tinylens.survey.runner import missing_on_workers
+    from tinylens.survey.resume import stopped_results, stopping_limits
     from tinylens.survey.template import load_template
 
     console.print(summary_line(frame, out, seconds, chosen), soft_wrap=True)
