@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import threads
 from tinylens.survey import resume
 from tinylens.survey import catalog
 from tinylens.survey import attempts
@@ -4671,7 +4672,7 @@ def test_the_import_check_runs_on_a_worker_that_cannot_import_tinylens():
             "except ImportError as exc:\n    told['tinylens'] = type(exc).__name__\n"
             "told['imported'] = sorted(m for m in sys.modules if m.startswith('tinylens') and sys.modules[m] is not None)\n"
             "print(json.dumps(told))")
-    sent = dumps(runner.resolved_within)
+    sent = dumps(threads.resolved_within)
     ran = subprocess.run([sys.executable, "-c", code], input=sent, capture_output=True, timeout=120)
     assert ran.returncode == 0, ran.stderr.decode()
     assert json.loads(ran.stdout.decode().splitlines()[-1]) == {"os": os.sep, "tinylens": "ModuleNotFoundError",
