@@ -88,7 +88,7 @@ def write_broken_lens(folder: Path, seed: int = 0) -> Path:
 
 def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                        precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the fit of
     ``lens_kill`` kills its worker process, as running out of memory would; any other lens gives
     an ``ok`` row at once."""
     import os
@@ -111,7 +111,7 @@ def fit_or_kill_worker(lens_id: str, config: dict[str, Any], lens_out: str, trut
 
 def fit_killing_its_first_worker(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                                  precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first fit
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the first fit
     of ``lens_once`` (and of ``lens_once_checkpointed``, which first writes a checkpoint) kills its
     worker process, as a node lost or a ``kill -9`` would; its next fit, and any other lens's, gives
     an ``ok`` row at once."""
@@ -138,7 +138,7 @@ def fit_killing_its_first_worker(lens_id: str, config: dict[str, Any], lens_out:
 
 def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], lens_out: str,
                                         truth_path: str | None = None, precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first fit
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the first fit
     of ``lens_flaky`` raises (Dask retries its task, no worker died), its second kills its worker
     process, as a node lost would; its third, and any other lens's, gives an ``ok`` row at once."""
     import os
@@ -164,7 +164,7 @@ def fit_raising_then_killing_its_worker(lens_id: str, config: dict[str, Any], le
 
 def fit_raising_and_killing_behind_a_killer(lens_id: str, config: dict[str, Any], lens_out: str,
                                             truth_path: str | None = None, precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first two
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the first two
     fits of ``lens_killer`` kill their worker process after a second (a lens submitted after it
     waits there behind it, and Dask counts those deaths against it too); the first two fits of
     ``lens_flaky`` raise (Dask retries its task, no worker died), its next two kill their worker;
@@ -203,7 +203,7 @@ def slow_echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, tr
 
 def echo_truth_path(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                     precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): an ``ok`` row
+    """A stand-in for ``task.fit_lens`` (importable by name, for Dask workers): an ``ok`` row
     whose ``reason`` is the ``truth_path`` the survey gave the task, written as a real fit writes
     its files: its result.json (:func:`stand_in_result`) first, then its row.json."""
     from tinylens.survey import rows as survey_rows
@@ -218,18 +218,18 @@ def echo_after_sampler_import(lens_id: str, config: dict[str, Any], lens_out: st
                               precision: str | None = None) -> dict[str, Any]:
     """:func:`echo_truth_path` (importable by name, for Dask workers) after importing the runner of
     ``config``'s sampler, as a real fit does: where this Python lacks the sampler's package, the
-    failed row a real fit writes then (``runner.missing_here_text``) instead."""
+    failed row a real fit writes then (``task.missing_here_text``) instead."""
     import importlib
 
     from tinylens.inference import METHODS
-    from tinylens.survey import runner
+    from tinylens.survey import task
     from tinylens.survey import rows as survey_rows
 
     method = (config.get("inference") or {}).get("method") or "nautilus"
     try:
         importlib.import_module(METHODS["sampler"][method].partition(":")[0])
     except ModuleNotFoundError as exc:
-        row = survey_rows.failed_row(lens_id, survey_rows.one_line(runner.missing_here_text(exc)))
+        row = survey_rows.failed_row(lens_id, survey_rows.one_line(task.missing_here_text(exc)))
         survey_rows.write_row(Path(lens_out), row)
         return row
     return echo_truth_path(lens_id, config, lens_out, truth_path, precision)
@@ -251,7 +251,7 @@ def echo_truth_path_refused_first(lens_id: str, config: dict[str, Any], lens_out
 
 def stand_in_result(folder: Path) -> Path:
     """Write the ``result.json`` of a fake fit in the lens folder ``folder``, as ``tinylens.fit``
-    writes its result before ``runner.fit_lens`` writes the ``ok`` row.json (``is_done`` takes an
+    writes its result before ``task.fit_lens`` writes the ``ok`` row.json (``is_done`` takes an
     ``ok`` row for a finished lens only beside its result.json): a stand-in, no row is made of it."""
     from tinylens import filenames
     from tinylens.results.tables import write_json
@@ -274,7 +274,7 @@ def echo_truth_path_held(lens_id: str, config: dict[str, Any], lens_out: str, tr
     every other lens once :data:`HELD_FITS_RELEASED` is set (at most 30 s later): a worker thread of an
     in-process cluster is still fitting a lens when the survey is stopped as the second lens comes
     back, and lets it go as soon as the test releases it, not after a fixed wait. A held fit notes its
-    start in the lens's .attempts first (attempts.note_attempt), as runner.fit_lens does, and sets
+    start in the lens's .attempts first (attempts.note_attempt), as task.fit_lens does, and sets
     :data:`HELD_FIT_STARTED`."""
     if lens_id not in ("lens_a", "lens_b"):
         from tinylens.survey import attempts
@@ -288,7 +288,7 @@ def echo_truth_path_held(lens_id: str, config: dict[str, Any], lens_out: str, tr
 
 def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                            precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (importable by name, for Dask workers): a fit that notes
+    """A stand-in for ``task.fit_lens`` (importable by name, for Dask workers): a fit that notes
     its start, writes the pipeline state of stage 3 with one start ended, stays there a second
     (for the survey's heartbeat) and ends ``ok``."""
     import json
@@ -311,23 +311,23 @@ def fit_resting_in_stage_3(lens_id: str, config: dict[str, Any], lens_out: str, 
 
 def fit_telling_the_dtype(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                           precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the real
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the real
     ``fit_lens`` with a ``tinylens.fit`` that fails at once, saying the dtype it would fit in."""
     import tinylens
     from tinylens.errors import TinyLensError
     from tinylens.precision import get_dtype
-    from tinylens.survey import runner
+    from tinylens.survey import task
 
     def fit(*args: Any, **kwargs: Any) -> None:
         raise TinyLensError(f"would fit in {np.dtype(get_dtype()).name}")
 
     tinylens.fit = fit
-    return runner.fit_lens(lens_id, config, lens_out, **({} if precision is None else {"precision": precision}))
+    return task.fit_lens(lens_id, config, lens_out, **({} if precision is None else {"precision": precision}))
 
 
 def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                                precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the fit of
     ``lens_big`` takes memory, 100 MB every 20 ms up to 4 GB, as a lens too large for its worker
     would; any other lens gives an ``ok`` row at once."""
     import time
@@ -351,7 +351,7 @@ def fit_or_use_too_much_memory(lens_id: str, config: dict[str, Any], lens_out: s
 
 def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                 precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the fit of
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the fit of
     ``lens_hang`` takes two minutes (long enough for a test to stop the cluster under it); any
     other lens gives an ``ok`` row at once."""
     import time
@@ -372,7 +372,7 @@ def fit_or_hang(lens_id: str, config: dict[str, Any], lens_out: str, truth_path:
 
 def fit_raising_once_before_a_killer(lens_id: str, config: dict[str, Any], lens_out: str,
                                      truth_path: str | None = None, precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (run on Dask workers: importable by name): the first fit
+    """A stand-in for ``task.fit_lens`` (run on Dask workers: importable by name): the first fit
     of ``lens_retried`` raises after half a second (``lens_killer``, submitted after it, waits on the
     same worker by then, and Dask's retry of ``lens_retried`` waits there behind it); the first fit of
     ``lens_killer`` kills its worker process after a second, as running out of memory would; every
@@ -405,7 +405,7 @@ WRITTEN_FITS_RELEASED = threading.Event()
 
 def fit_written_then_held(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                           precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` (importable by name): an ``ok`` row, written with a
+    """A stand-in for ``task.fit_lens`` (importable by name): an ``ok`` row, written with a
     ``result.json`` beside it; the fit of ``lens_held`` then holds until :data:`WRITTEN_FITS_RELEASED`
     (2 min at most), as a worker that finished the lens but died before its value reached the survey."""
     from tinylens.survey import attempts

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import task
 from tinylens.survey import resume
 from tinylens.survey import catalog
 from tinylens.survey import attempts
@@ -656,7 +657,7 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
 
     monkeypatch.setattr(tinylens, "fit", stopped_fit)
     with pytest.raises(KeyboardInterrupt):  # the survey's own task, as its worker runs it
-        runner.fit_lens("lens_c", survey_template.lens_config(first, lens, out), str(lens.output(out)),
+        task.fit_lens("lens_c", survey_template.lens_config(first, lens, out), str(lens.output(out)),
                         precision=get_precision())
     monkeypatch.undo()
     assert (lens.output(out) / checkpoint).is_file()
@@ -750,7 +751,7 @@ def test_ctrl_c_with_tasks_still_queued_does_not_say_the_workers_go_on_fitting(t
     """On a cluster given with --scheduler and no worker connected yet (a batch job still queued),
     every task sent was not done, so a Ctrl-C said 'The Dask workers at ... go on fitting the lenses
     they had started', though none had started one. A task now counts only where its lens's fit
-    started since the survey sent it (a line more in its .attempts, as runner.fit_lens notes it):
+    started since the survey sent it (a line more in its .attempts, as task.fit_lens notes it):
     queued ones, and a lens resumed with earlier fits' lines, do not; a done one never does."""
     out = tmp_path / "out"
     lenses = {name: discovery.Lens(name, tmp_path / "lenses" / name) for name in ("lens_a", "lens_b")}
@@ -890,7 +891,7 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     for template, fit in ((first, sampled_then_stopped), (second, stopped_in_its_stages)):
         monkeypatch.setattr(tinylens, "fit", fit)
         with pytest.raises(KeyboardInterrupt):  # the survey's own task, as its worker runs it
-            runner.fit_lens("lens_c", survey_template.lens_config(template, lens, out), str(lens.output(out)),
+            task.fit_lens("lens_c", survey_template.lens_config(template, lens, out), str(lens.output(out)),
                             precision=get_precision())
     monkeypatch.undo()
     assert path.read_bytes() == b"A's samples" and attempts.attempts(lens.output(out)) == 2  # A's, B started after
@@ -992,9 +993,9 @@ def test_a_survey_fits_record_of_its_template_goes_with_the_checkpoint_it_descri
         raise RuntimeError("broken")
 
     monkeypatch.setattr(tinylens, "fit", broken_fit)
-    monkeypatch.setattr(runner, "fit_digest", lambda config: "b" * 16)
+    monkeypatch.setattr(task, "fit_digest", lambda config: "b" * 16)
     with pytest.raises(RuntimeError):
-        runner.fit_lens("lens_b", {"dataset": {}}, str(folder))
+        task.fit_lens("lens_b", {"dataset": {}}, str(folder))
     assert [name for name in os.listdir(folder) if name.startswith("checkpoint")] == []
 
 

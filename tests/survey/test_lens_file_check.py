@@ -18,6 +18,7 @@ from tinylens.cli.main import app
 from tinylens.data.fits_io import write_fits_image
 from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, DataError
 from tinylens.survey import runner
+from tinylens.survey import task
 from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
@@ -910,7 +911,7 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     config = survey_template.lens_config(survey_template.load_template(template), lens, out)
     monkeypatch.setitem(sys.modules, "nautilus", None)  # not installed in this 'worker's' Python
     monkeypatch.delitem(sys.modules, "tinylens.inference.nautilus_runner", raising=False)
-    row = runner.fit_lens(lens.lens_id, config, str(lens.output(out)))
+    row = task.fit_lens(lens.lens_id, config, str(lens.output(out)))
     monkeypatch.undo()
     reason = row["reason"]
     command = f"{sys.executable} -m pip install 'nautilus-sampler[checkpointing]'"
@@ -918,7 +919,7 @@ def test_a_worker_without_the_sampler_package_fails_its_lenses_naming_its_host_a
     assert f"host {socket.gethostname()} (" in reason and f"that worker's Python ({sys.executable} -m pip" in reason, reason
     assert f"({command})" in reason and "--retry-failed" in reason and "another sampler method" not in reason, reason
     assert survey_rows.read_rows(out)["lens_a"]["reason"] == reason  # the row written is the one returned
-    assert runner.missing_on_workers([reason, "some other reason", None]) == {(socket.gethostname(), "nautilus", command): 1}
+    assert task.missing_on_workers([reason, "some other reason", None]) == {(socket.gethostname(), "nautilus", command): 1}
 
     capsys.readouterr()
     with pytest.raises(typer.Exit):  # every lens failed: the command's exit status for that
@@ -950,16 +951,16 @@ def test_a_worker_without_the_sampler_package_on_a_long_python_path_keeps_its_co
     monkeypatch.setattr(socket, "gethostname", lambda: host)
     monkeypatch.setattr(sys, "executable", python)
     error = MethodNotInstalledError("nautilus is not installed", name="nautilus")
-    reason = survey_rows.one_line(runner.missing_here_text(error))
+    reason = survey_rows.one_line(task.missing_here_text(error))
     command = f"{python} -m pip install 'nautilus-sampler[checkpointing]'"
     assert len(reason) <= survey_rows.MAX_REASON and "characters cut]" not in reason, reason
     assert f"({command})" in reason and "--retry-failed" in reason, reason
-    assert runner.missing_on_workers([reason]) == {(host, "nautilus", command): 1}
+    assert task.missing_on_workers([reason]) == {(host, "nautilus", command): 1}
 
     monkeypatch.setattr(sys, "executable", "/scratch/" + "deep/" * 80 + "bin/python")  # cut whatever is done
-    cut = survey_rows.one_line(runner.missing_here_text(error))
+    cut = survey_rows.one_line(task.missing_here_text(error))
     assert "characters cut]" in cut, cut
-    assert runner.missing_on_workers([cut]) == {(host, "nautilus", None): 1}
+    assert task.missing_on_workers([cut]) == {(host, "nautilus", None): 1}
     frame = pd.DataFrame([survey_rows.failed_row("lens_a", reason), survey_rows.failed_row("lens_b", cut)])
     capsys.readouterr()
     with pytest.raises(typer.Exit):  # every lens failed
@@ -989,7 +990,7 @@ def test_a_local_worker_without_the_sampler_package_is_not_told_to_fix_the_templ
     from tinylens.cli.survey import _print_summary
     from tinylens.errors import MethodNotInstalledError
 
-    reason = survey_rows.one_line(runner.missing_here_text(MethodNotInstalledError("not here", name="dynesty")))
+    reason = survey_rows.one_line(task.missing_here_text(MethodNotInstalledError("not here", name="dynesty")))
     command = shlex.join([sys.executable, "-m", "pip", "install", "dynesty"])
     rows = [survey_rows.failed_row("lens_a", reason), survey_rows.failed_row("lens_b", reason)]
     capsys.readouterr()

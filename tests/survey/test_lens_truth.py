@@ -14,6 +14,7 @@ import pytest
 from tinylens.errors import DataError, DataWarning
 from tinylens.results.truth import check_truth, read_truth, truth_step
 from tinylens.survey import runner
+from tinylens.survey import task
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
@@ -94,7 +95,7 @@ def test_a_lens_with_a_broken_truth_file_is_fitted_and_its_row_says_why_no_truth
     if content is not None:
         truth.write_text(content)
     config = _config(mock_survey, tmp_path, type="optimizer", method="lbfgs", settings={"n_starts": 1, "n_draws": 64})
-    row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
+    row = task.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
     assert row["status"] == "ok", row
     assert expected in row["warnings"] if expected else "truth" not in row["warnings"]
 
@@ -109,7 +110,7 @@ def test_a_lens_truth_is_marked_on_its_corner_plot(tmp_path, mock_survey, monkey
     monkeypatch.setattr(plots, "corner_figure", lambda *a, **k: drawn.append(a) or draw(*a, **k))
     config = _config(mock_survey, tmp_path)
     config["inference"]["settings"].update(n_like_max=400, seed=1)
-    row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
+    row = task.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
     assert row["status"] == "ok", row
     shown, _, _, truths = drawn[0]
     assert shown == ["lens_mass.0.theta_E"] and truths == [TRUTH["lens_mass.0.theta_E"]]
@@ -138,6 +139,6 @@ def test_a_lens_fitted_on_a_disk_without_locks_has_no_lock_warning_in_its_row(tm
     truth.write_text("{not json")
     config = _config(mock_survey, tmp_path, type="optimizer", method="lbfgs", settings={"n_starts": 1, "n_draws": 64})
     failing_flock(errno.ENOLCK)
-    row = runner.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
+    row = task.fit_lens("lens_b", config, str(tmp_path / "out"), truth_path=str(truth))
     assert row["status"] == "ok", row
     assert "file locks" not in row["warnings"] and "not a JSON file of true parameter values" in row["warnings"], row

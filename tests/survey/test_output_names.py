@@ -11,6 +11,7 @@ from tinylens import filenames
 from tinylens.config import load_config
 from tinylens.fitting.outputs import file_names
 from tinylens.survey import runner
+from tinylens.survey import task
 from tinylens.survey import template as survey_template
 from tinylens.survey import discovery
 
@@ -25,7 +26,7 @@ def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path
     lens = discovery.Lens("lens_b", mock_survey["lenses"] / "lens_b")
     folder = lens.output(tmp_path)
     config = survey_template.lens_config(template, lens, tmp_path)
-    row = runner.fit_lens(lens.lens_id, config, str(folder))
+    row = task.fit_lens(lens.lens_id, config, str(folder))
     assert row["status"] == "ok", row
 
     chosen = set(file_names(load_config(config)[0]).values())

@@ -22,6 +22,7 @@ from tinylens.inference.common import VALUE_RULES
 from tinylens.precision import get_precision
 from tinylens.results.tables import write_json
 from tinylens.survey import catalog, provenance, resume, runner
+from tinylens.survey import rows as survey_rows
 
 RESULT = {
     "median": {"lens_mass.0.theta_E": 1.01},
@@ -267,7 +268,7 @@ def _finished(lenses_dir: Path, template: Path, out: Path, names: list[str], pip
         (folder / "result.json").write_text(json.dumps(RESULT))
         write_json(folder / filenames.INPUTS, provenance.inputs_stamp(runner.lens_config(config, lenses[name], out),
                                                                       get_precision()))
-        runner.write_row(folder, runner.flat_row(name, RESULT))
+        runner.write_row(folder, survey_rows.flat_row(name, RESULT))
 
 
 @pytest.fixture
@@ -709,7 +710,7 @@ def test_a_hand_edited_inputs_json_of_the_wrong_types_is_taken_as_an_unreadable_
     for content in [*edited, "not JSON"]:
         stamp.write_text(content if isinstance(content, str) else json.dumps(content))
         # a worker's task, whose lens's result.json lacks its row, takes it for no fit of its own
-        assert runner.adoptable_row("lens_a", stamp.parent, config, get_precision()) is None, content
+        assert resume.adoptable_row("lens_a", stamp.parent, config, get_precision()) is None, content
         result = _survey(one_lens)
         assert result.exit_code == 0 and "Traceback" not in result.output, (content, result.output)
         assert "1 ok" in result.output and "changed since" not in result.output, (content, result.output)
@@ -933,7 +934,7 @@ def _stopped_fit(mock_survey, out: Path, settings: dict, calls: int | None,
               "info": {"settings": dict(template["inference"]["settings"]),
                        "pipeline": {"sampler_converged": False, "sampling_runs": [run]}}}
     write_json(folder / filenames.RESULT, result)
-    row = {**runner.flat_row(lens_id, RESULT), "flags": "unconverged"}
+    row = {**survey_rows.flat_row(lens_id, RESULT), "flags": "unconverged"}
     return lens, row
 
 
@@ -1082,7 +1083,7 @@ def test_the_survey_ends_naming_the_lenses_its_budget_stopped_and_how_to_fit_the
     dynesty.mkdir()
     write_json(dynesty / filenames.RESULT, {**RESULT, "method": "dynesty", "converged": False,
                                             "info": {"stopped_by": "maxcall"}})
-    others = [{**runner.flat_row("lens_x", RESULT), "flags": "unconverged"}, runner.flat_row("lens_y", RESULT)]
+    others = [{**survey_rows.flat_row("lens_x", RESULT), "flags": "unconverged"}, survey_rows.flat_row("lens_y", RESULT)]
     assert resume.budget_stopped([*rows.values(), *others], out) == {"lens_a": "n_like_max", "lens_b": "timeout"}
     with mock.patch.object(runner, "_fit_lenses") as fitted:  # --only lens_b, its flag gone: converged since
         runner.write_row(out / "lenses" / "lens_b", {**rows["lens_b"], "flags": ""})
@@ -1142,8 +1143,8 @@ def test_the_closing_lines_read_each_stopped_lens_result_once_and_say_what_they_
     rows = {"lens_a": _stopped_fit(mock_survey, out, {"n_like_max": 300}, 300, "lens_a")[1],
             "lens_b": _stopped_fit(mock_survey, out, {"n_like_max": 1_000_000, "timeout": 60.0}, 500, "lens_b")[1],
             "lens_c": _stopped_fit(mock_survey, out, {"n_like_max": 300, "nlive": 60}, 300, "lens_c")[1],
-            "lens_x": {**runner.flat_row("lens_x", RESULT), "flags": "unconverged"},
-            "lens_y": runner.flat_row("lens_y", RESULT),
+            "lens_x": {**survey_rows.flat_row("lens_x", RESULT), "flags": "unconverged"},
+            "lens_y": survey_rows.flat_row("lens_y", RESULT),
             "lens_bad": runner.failed_row("lens_bad", "ValueError: broken")}
     (out / "lenses" / "lens_x").mkdir()
     write_json(out / "lenses" / "lens_x" / filenames.RESULT, {**RESULT, "method": "dynesty", "converged": False,
@@ -1218,7 +1219,7 @@ def _stopped_lenses(lens_dir: Path, out: Path, template: dict, copies: int) -> t
                         "info": {"settings": dict(fitted["inference"]["settings"]),
                                  "pipeline": {"sampler_converged": False, "sampling_runs": [{"n_likelihood_evals": 300}]}}})
             lenses.append(lens)
-            rows[lens.lens_id] = {**runner.flat_row(lens.lens_id, RESULT), "flags": "unconverged"}
+            rows[lens.lens_id] = {**survey_rows.flat_row(lens.lens_id, RESULT), "flags": "unconverged"}
     return lenses, rows
 
 

@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import task
 from tinylens.survey import threads
 from tinylens.survey import resume
 from tinylens.survey import catalog
@@ -702,7 +703,7 @@ def test_finding_the_lenses_looks_up_only_the_files_their_folders_hold(tmp_path,
     assert [lens.lens_id for lens in found] == ["lens_a", "lens_b", "lens_c"]
     assert configs[1]["psf_path"] == str(lenses / "lens_b" / "psf.fits")
     assert configs[2] == {key: str(lenses / "lens_c" / f"{name}.gz") for key, name in
-                          (*runner.LENS_FILES.items(), ("mask_path", discovery.MASK_FILE))}
+                          (*discovery.LENS_FILES.items(), ("mask_path", discovery.MASK_FILE))}
     in_folders = [p for p in looked_up if p.parent.parent == lenses]
     assert in_folders and set(in_folders) <= held
     assert len(in_folders) <= 3 * len(held)
@@ -1349,7 +1350,7 @@ def test_survey_plan_sorts_the_lenses_by_what_a_run_would_do_and_writes_nothing(
     assert plan["ok"] == ["lens_a"] and plan["failed"] == ["lens_bad"] and plan["recover"] == ["lens_b"]
     assert plan["to_fit"] == {"new": [], "resume": ["lens_c"], "other_checkpoint": [], "changed": [], "retry": []}
     # lens_a's image replaced since its fit: fitted again; the failed lens retried on request
-    stamp = runner.inputs_stamp(survey_template.lens_config(survey_template.load_template(mock_survey["template"]),
+    stamp = resume.inputs_stamp(survey_template.lens_config(survey_template.load_template(mock_survey["template"]),
                                                    discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a"), out))
     stamp["data_path"] = {"size": 1, "mtime_ns": 0, "sha256": "0"}
     (lenses["lens_a"] / "inputs.json").write_text(json.dumps(stamp))
@@ -1873,7 +1874,7 @@ def test_a_lens_fit_lock_refusal_tells_the_user_to_run_the_survey_again(tmp_path
     lock.mkdir(parents=True)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
-    row = runner.fit_lens("lens_a", config, str(folder))
+    row = task.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed", row
     assert row["reason"].startswith(f"{lock} is a folder, where tinylens keeps the lock file"), row
     assert row["reason"].endswith(f"Remove or rename it, and run {SURVEY_RERUN} again."), row
@@ -1900,7 +1901,7 @@ def test_a_lens_folder_another_fit_writes_tells_the_survey_user_to_choose_anothe
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
     with folder_lock(folder, filenames.FIT_LOCK, busy="{holder}"):  # the other fit, still writing
-        row = runner.fit_lens("lens_a", config, str(folder))
+        row = task.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed", row
     reason = " ".join(row["reason"].split())
     assert reason.startswith("Output folder "), row  # (its middle, the paths, may be cut at MAX_REASON)
@@ -1925,7 +1926,7 @@ def test_another_users_lens_lock_fails_that_lens_without_a_fit(tmp_path, mock_su
     not_ours(lock)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
-    row = runner.fit_lens("lens_a", config, str(folder))
+    row = task.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "failed" and row["reason"].startswith(f"The lock file {lock} (owned by "), row
     with pytest.raises(OutputError) as refused, attempts.lens_lock(folder):
         pass
@@ -1962,13 +1963,13 @@ def test_fit_lens_waits_for_a_running_fit_of_the_same_lens_and_returns_its_row(t
     folder = tmp_path / "lenses" / "lens_a"
     returned: list[dict] = []
     with attempts.lens_lock(folder):
-        task = threading.Thread(target=lambda: returned.append(runner.fit_lens("lens_a", {"not": "a config"}, str(folder))))
-        task.start()
-        task.join(0.5)
-        assert task.is_alive() and not returned  # blocked on the lock
+        fitting = threading.Thread(target=lambda: returned.append(task.fit_lens("lens_a", {"not": "a config"}, str(folder))))
+        fitting.start()
+        fitting.join(0.5)
+        assert fitting.is_alive() and not returned  # blocked on the lock
         (folder / "result.json").write_text(json.dumps(RESULT))
         survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
-    task.join(10)
+    fitting.join(10)
     assert returned == [survey_rows.flat_row("lens_a", RESULT)]
 
 
@@ -1986,7 +1987,7 @@ def test_fit_lens_of_a_lens_already_done_leaves_the_workers_precision_alone(tmp_
     other = "float64" if before == "float32" else "float32"
     with x64():
         try:
-            assert runner.fit_lens("lens_a", {"not": "a config"}, str(folder), precision=other)["status"] == "ok"
+            assert task.fit_lens("lens_a", {"not": "a config"}, str(folder), precision=other)["status"] == "ok"
             assert get_precision() == before
         finally:
             set_precision(before)
@@ -1999,7 +2000,7 @@ def test_fit_lens_turns_a_bad_lens_into_a_failed_row(tmp_path, mock_survey):
     folder.mkdir(parents=True)
     stray = folder / ".row.unfinished-k1ll3d00.json"  # a worker SIGKILLed while writing the row left it
     stray.write_text("{")
-    row = runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
+    row = task.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and "lens_bad/image.fits" in row["reason"]
     assert survey_rows.read_row(folder / "row.json") == row and not stray.exists()
 
@@ -2015,7 +2016,7 @@ def test_tables_and_figures_of_a_fit_killed_while_writing_them_do_not_outlive_it
     orphans = ["result_samples.csv", "result_summary.csv", "dataset_subplot.png", "model_results.png"]
     for name in orphans:
         (folder / name).write_text("of the killed fit")
-    row = runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
+    row = task.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and survey_rows.read_row(folder / "row.json") == row
     assert [name for name in orphans if (folder / name).exists()] == []
     (folder / "result.json").write_text(json.dumps(RESULT))  # a finished fit's outputs stay
@@ -2036,7 +2037,7 @@ def test_fit_lens_releases_compiled_functions(tmp_path, mock_survey):
     assert square._cache_size() == 1
     template = survey_template.load_template(mock_survey["template"])
     lens = discovery.Lens("lens_bad", mock_survey["lenses"] / "lens_bad")
-    runner.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
+    task.fit_lens("lens_bad", survey_template.lens_config(template, lens, tmp_path), str(lens.output(tmp_path)))
     assert square._cache_size() == 0
 
 
@@ -2217,7 +2218,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
 
     monkeypatch.setattr(tinylens, "fit", fit_on_a_full_disk)
     with pytest.raises(OSError) as raised:
-        runner.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
+        task.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert raised.value.errno == errno.ENOSPC
     assert not (folder / "row.json").exists() and checkpoint.read_text() == "whole"
     # the task's error after its retries: the survey stops, no failed row
@@ -2230,7 +2231,7 @@ def test_a_full_disk_leaves_no_failed_row_that_a_rerun_would_keep(tmp_path, mock
         raise tinylens.errors.DataError("image.fits is not FITS")
 
     monkeypatch.setattr(tinylens, "fit", fit_of_a_bad_lens)
-    row = runner.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
+    row = task.fit_lens("lens_a", survey_template.lens_config(template, lens, tmp_path), str(folder))
     assert row["status"] == "failed" and survey_rows.read_row(folder / "row.json") == row
 
 
@@ -2491,7 +2492,7 @@ _RACE: dict[str, Any] = {}
 
 def _fit_racing_a_removal(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
                           precision: str | None = None) -> dict[str, Any]:
-    """A stand-in for ``runner.fit_lens`` that hands the survey's event handler a worker's removal
+    """A stand-in for ``task.fit_lens`` that hands the survey's event handler a worker's removal
     naming its own task, in a thread of its own, and returns its ``ok`` row once that handler is
     between reading the event's tasks and reading ``expected`` (:class:`_RacingRemoval`)."""
     from distributed.worker import thread_state
@@ -2856,7 +2857,7 @@ def test_an_unexpected_error_removes_every_checkpoint_before_the_retry(tmp_path,
 
     monkeypatch.setattr(tinylens, "fit", broken_fit)
     with pytest.raises(RuntimeError, match="unforeseen"):
-        runner.fit_lens("lens_a", {}, str(folder))
+        task.fit_lens("lens_a", {}, str(folder))
     assert not any((folder / name).exists() for name in names)
     assert not (folder / filenames.ROW).exists()
 
@@ -2910,7 +2911,7 @@ def test_a_retried_error_removes_the_checkpoints_only_where_a_damaged_one_may_ha
 
     monkeypatch.setattr(tinylens, "fit", failing_fit)
     with pytest.raises(type(error)) as raised:
-        runner.fit_lens("lens_a", {}, str(folder))
+        task.fit_lens("lens_a", {}, str(folder))
     assert raised.value is error and not (folder / filenames.ROW).exists()
     kept = [name for name in filenames.checkpoint_names() if (folder / name).exists()]
     assert kept == (list(filenames.checkpoint_names()) if kind in environment else []), kept
@@ -2927,7 +2928,7 @@ def test_a_folder_named_as_a_file_of_a_lens_fails_that_lens_at_once_naming_it(tm
     folder = lens.output(tmp_path)
     (folder / filenames.INPUTS).mkdir(parents=True)
     config = survey_template.lens_config(template, lens, tmp_path)
-    row = runner.fit_lens("lens_a", config, str(folder), truth_path=str(lens.folder / "truth.json"))
+    row = task.fit_lens("lens_a", config, str(folder), truth_path=str(lens.folder / "truth.json"))
     expected = (f"{folder / filenames.INPUTS}: Is a directory: a folder where tinylens reads or writes a file of "
                 "this lens. Remove or rename it.")
     assert row == {"lens_id": "lens_a", "status": "failed", "reason": survey_rows.one_line(expected)}, row
@@ -2942,7 +2943,7 @@ def test_a_missing_file_of_a_lens_is_said_with_the_ls_command_of_it_and_its_fold
     import errno
 
     gone = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), "/data/lens 1/image.fits")
-    assert runner.own_file_text(gone) == (
+    assert task.own_file_text(gone) == (
         f"/data/lens 1/image.fits: {os.strerror(errno.ENOENT)}: a file of this lens, or a folder on its path, was not "
         "there when it was needed. Check them (ls -ld '/data/lens 1/image.fits' '/data/lens 1').")
 
@@ -2972,11 +2973,11 @@ def test_a_file_of_its_lens_this_user_may_not_change_fails_the_lens_with_its_che
     config = {"dataset": {"data_path": str(tmp_path / "in" / "image.fits")}}
     if not own:
         with pytest.raises(PermissionError):
-            runner.fit_lens("lens_a", config, str(folder))
+            task.fit_lens("lens_a", config, str(folder))
         assert checkpoint.read_text() == "sampled so far"  # not this lens's file: no checkpoint could cause it
         assert not (folder / filenames.ROW).exists()
         return
-    row = runner.fit_lens("lens_a", config, str(folder))
+    row = task.fit_lens("lens_a", config, str(folder))
     expected = (f"{blocked}: Permission denied: this user may not open or change it. Check the permissions of it "
                 f"and of its folder ({shlex.join(['ls', '-ld', str(blocked), str(folder)])}), or ask their owner to change them; where it is an "
                 "output, choose another --out, a folder of your own.")
@@ -3004,7 +3005,7 @@ def test_a_lens_folder_this_user_may_not_write_fails_the_lens_without_a_row_writ
     monkeypatch.setattr(os, "open", not_writable)
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     config = survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path / "out")
-    row = runner.fit_lens("lens_a", config, str(folder))
+    row = task.fit_lens("lens_a", config, str(folder))
     with pytest.raises(OutputError) as refused, attempts.lens_lock(folder):
         pass
     assert str(refused.value).startswith(f"The lock file {folder / filenames.LENS_LOCK} cannot be made (")
@@ -3350,7 +3351,7 @@ def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tm
         with pytest.raises(TinyLensError) as caught:
             runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                               scheduler=cluster.scheduler_address, progress=False)
-        monkeypatch.setattr(runner, "TASK_MODULE", "tinylens.survey.runner")  # what they import: no complaint
+        monkeypatch.setattr(runner, "TASK_MODULE", "tinylens.survey.task")  # what they import: no complaint
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=cluster.scheduler_address, progress=False)
     text = str(caught.value)
@@ -5520,13 +5521,13 @@ def test_a_task_run_again_after_its_fit_finished_adopts_the_fit(tmp_path, mock_s
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     shutil.copytree(mock_survey["lenses"] / "lens_a", lens.folder)
     config, folder = survey_template.lens_config(template, lens, tmp_path), lens.output(tmp_path)
-    row = runner.fit_lens("lens_a", config, str(folder))
+    row = task.fit_lens("lens_a", config, str(folder))
     assert row["status"] == "ok" and attempts.attempts(folder) == 1
     (folder / "row.json").unlink()  # the worker died here
     checkpoint = folder / filenames.checkpoint_names()[0]
     checkpoint.write_text("left by the fit")
     written = (folder / "result.json").stat().st_mtime_ns
-    adopted = runner.fit_lens("lens_a", config, str(folder))
+    adopted = task.fit_lens("lens_a", config, str(folder))
     assert adopted == survey_rows.flat_row("lens_a", json.loads((folder / "result.json").read_text()))
     assert survey_rows.read_row(folder / "row.json") == adopted and not checkpoint.exists()
     assert attempts.attempts(folder) == 1 and (folder / "result.json").stat().st_mtime_ns == written  # no fit
@@ -5640,7 +5641,7 @@ def test_a_long_reason_or_warnings_text_is_cut_saying_so_and_how_long_it_was(tmp
     monkeypatch.setattr(tinylens, "fit", mock.Mock(side_effect=TinyLensError(message)))
     lens = discovery.Lens("lens_a", mock_survey["lenses"] / "lens_a")
     folder = lens.output(tmp_path)
-    row = runner.fit_lens("lens_a", survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path),
+    row = task.fit_lens("lens_a", survey_template.lens_config(survey_template.load_template(mock_survey["template"]), lens, tmp_path),
                           str(folder))
     reason = row["reason"]
     assert row["status"] == "failed" and len(reason) <= survey_rows.MAX_REASON, (len(reason), reason)
@@ -5775,7 +5776,7 @@ def test_a_lens_whose_table_the_system_refuses_after_its_search_is_that_lenss_fa
     advice = "run the fit again to resume it (its search is not done again)."
     assert "result_summary.csv" in text and text.endswith(advice) and len(text) > survey_rows.MAX_REASON, text
     monkeypatch.setattr(tinylens, "fit", fit_refused)
-    row = runner.fit_lens("lens_a", survey_template.lens_config(template, lens, deep), str(folder))
+    row = task.fit_lens("lens_a", survey_template.lens_config(template, lens, deep), str(folder))
     reason = row["reason"]
     assert row["status"] == "failed" and len(reason) <= survey_rows.MAX_REASON, row
     assert reason.startswith(f"Output folder {str(folder)[:100]}") and reason.endswith(advice), reason
@@ -6208,7 +6209,7 @@ def test_lenses_only_workers_lacking_the_sampler_package_could_take_fail_naming_
     for reason in alone["reason"]:
         assert reason.startswith(_lacking_reason(bad)) and "--retry-failed" in reason, reason
     assert {lens_id: row["reason"] for lens_id, row in rows_alone.items()} == dict(zip(alone["lens_id"], alone["reason"]))
-    assert [count for _, count in runner.missing_on_workers(list(alone["reason"])).items()] == [3]
+    assert [count for _, count in task.missing_on_workers(list(alone["reason"])).items()] == [3]
     assert frame["status"].tolist() == ["ok"] * 3, frame[["lens_id", "status", "reason"]].to_dict("records")
     assert err.count("survey: host ") == 1, err  # one line, though each lens was refused 4 times
     assert f"(Dask worker {bad}) lacks the package nautilus" in err and "no other worker is connected" in err, err

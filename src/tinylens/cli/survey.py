@@ -260,7 +260,7 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
     import sys
 
     from tinylens.inference import install_command
-    from tinylens.survey.runner import missing_on_workers
+    from tinylens.survey.task import missing_on_workers
     from tinylens.survey.resume import stopped_results, stopping_limits
     from tinylens.survey.template import load_template
 

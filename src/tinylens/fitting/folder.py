@@ -98,7 +98,7 @@ def check_output_path(text: str, folder: Path, config: str | Path | None = None)
 
 #: What a :func:`~tinylens.fit`'s lock refusals tell its user to run again (``folder_lock``'s ``rerun``):
 #: :data:`~tinylens.errors.FIT_RERUN` for a plain call; a caller whose user ran something else (a
-#: survey's lens, :func:`tinylens.survey.runner.fit_lens`) sets its own with :func:`~tinylens.fitting.folder.rerun_said`.
+#: survey's lens, :func:`tinylens.survey.task.fit_lens`) sets its own with :func:`~tinylens.fitting.folder.rerun_said`.
 RERUN_TEXT: contextvars.ContextVar[str] = contextvars.ContextVar("tinylens_fit_rerun", default=FIT_RERUN)
 
 

@@ -28,7 +28,6 @@ import json
 import logging
 import math
 import os
-import re
 import struct
 import threading
 import time
@@ -42,32 +41,29 @@ import numpy as np
 import pandas as pd
 
 from tinylens import filenames
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigWarning, ConvergenceWarning, DataWarning, MethodNotInstalledError, OutputError, TinyLensError, counted, cut_value, lens_count,
-                             listed, ls_command, out_of_memory)
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigWarning, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
+                             listed)
 from tinylens.interrupts import interrupt_held
 from tinylens.jsonfile import read_json_file
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
-from tinylens.survey.attempts import (attempt_workers, attempts, fit_digest, lens_lock, note_attempt,
-                                      snapshot, stages_in_flight)
+from tinylens.survey.attempts import (attempt_workers, attempts, fit_digest, snapshot, stages_in_flight)
 from tinylens.survey.catalog import write_catalog
 from tinylens.survey.discovery import Lens, find_lenses, is_closed, resolved
-from tinylens.survey.lens_files import LENS_FILES
 from tinylens.survey.provenance import (
     MANIFEST_FILE,
-    inputs_stamp,
     manifest,
 )
 from tinylens.survey.resume import (EXTERNAL_CLUSTER_ATTR, FORGOTTEN_ATTR, LOCK_WAITERS_ATTR, RESTART_ATTR,
-                                    SURVEY_LENSES_ATTR, TEMPLATE_DIGEST_ATTR, adopt_stamps, adoptable_row,
-                                    changed_lenses, changed_warning_text, check_manifest, check_out_name_fits,
-                                    finish_adopted, fitted_further, forget, holds_checkpoint, other_checkpoint, plan,
-                                    recover_rows, recoverable_rows, remove_orphan_outputs, restart_reason,
-                                    resumed_names, resuming_lenses, set_aside, template_inference)
-from tinylens.survey.rows import (MAX_REASON, _warning_text, describe_exception,
-                                  failed_row, flat_row, is_done, one_line, read_row, read_rows, recovered_row,
+                                    SURVEY_LENSES_ATTR, TEMPLATE_DIGEST_ATTR, adopt_stamps, changed_lenses, changed_warning_text, check_manifest, check_out_name_fits,
+                                    fitted_further, forget, holds_checkpoint, other_checkpoint, plan,
+                                    recover_rows, recoverable_rows, restart_reason,
+                                    resumed_names, resuming_lenses, set_aside)
+from tinylens.survey.rows import (describe_exception,
+                                  failed_row, is_done, one_line, read_row, read_rows, recovered_row,
                                   write_row)
 from tinylens.survey.selection import select_lenses
+from tinylens.survey.task import fit_lens, missing_row, sampler_check, sampler_module, unwritable_cause
 from tinylens.survey.template import check_template, lens_config, load_template, refused_files
 from tinylens.survey.threads import in_a_thread, resolved_within
 
@@ -110,293 +106,6 @@ MIN_IN_FLIGHT = 1000
 IN_FLIGHT_PER_THREAD = 2
 #: The catalogue's text columns (TEXT_COLUMNS): in :mod:`tinylens.filenames`, beside the catalogue's names.
 from tinylens.filenames import TEXT_COLUMNS  # noqa: E402, F401 (also imported from here)
-
-
-#: The errors of a lens's own file (:func:`own_file_error`) that the user is to mend and a retry
-#: would not: this user may not open or change it (EACCES, EPERM), it is not there, or it is a
-#: folder where a file should be, or a file where a folder should be. A disk that refuses writes
-#: (:data:`UNWRITABLE`) is the survey's, not the lens's: it stops the survey.
-OWN_FILE_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
-
-
-def lens_folders(folder: Path, config: Mapping[str, Any], truth_path: str | None = None) -> list[Path]:
-    """The folders of a lens's own files: its output ``folder``, and those of the data files that
-    its ``config`` names (:func:`lens_config`: absolute paths) and of its ``truth_path``."""
-    dataset = config.get("dataset") if isinstance(config, Mapping) else None
-    dataset = dataset if isinstance(dataset, Mapping) else {}
-    files = [dataset.get(key) for key in (*LENS_FILES, "mask_path")] + [truth_path]
-    return [Path(folder), *(Path(f).parent for f in files if isinstance(f, str) and os.path.isabs(f))]
-
-
-def own_file_error(exc: BaseException, folders: Sequence[Path]) -> OSError | None:
-    """``exc`` where it is one of :data:`OWN_FILE_ERRORS` naming a file in one of a lens's
-    ``folders`` (:func:`lens_folders`), else ``None``."""
-    name = getattr(exc, "filename", None)
-    if not isinstance(exc, OWN_FILE_ERRORS) or not isinstance(name, (str, bytes, os.PathLike)):
-        return None
-    path = Path(os.path.abspath(os.fsdecode(name)))
-    return exc if any(path.is_relative_to(os.path.abspath(folder)) for folder in folders) else None
-
-
-def checkpoint_may_be_cause(exc: BaseException, folder: Path) -> bool:
-    """Whether a damaged checkpoint of the lens whose output folder is ``folder`` could have
-    raised ``exc`` (so that a retry is to start without them): not for an error of the worker's
-    environment, running out of memory (:func:`~tinylens.errors.out_of_memory`: a MemoryError, JAX's
-    RESOURCE_EXHAUSTED), a full or read-only disk (:func:`unwritable_cause`; the checkpoints are
-    written whole), or an OSError naming a file that is not one of those checkpoints (a file
-    missing on this worker, another of the lens's files)."""
-    if out_of_memory(exc) or unwritable_cause(exc) is not None:
-        return False
-    name = getattr(exc, "filename", None)
-    if not isinstance(exc, OSError) or not isinstance(name, (str, bytes, os.PathLike)):
-        return True  # e.g. h5py's OSError of a file cut short names none
-    path = os.path.abspath(os.fsdecode(name))
-    return any(path == os.path.abspath(folder / checkpoint) for checkpoint in filenames.checkpoint_names())
-
-
-def own_file_text(exc: OSError) -> str:
-    """The reason of a lens stopped by ``exc`` (:func:`own_file_error`): the file, the system's
-    reason, and what to do."""
-    if isinstance(exc, PermissionError):
-        from tinylens.cli.common import permission_text
-
-        return permission_text(exc, "survey")
-    path = Path(os.fsdecode(exc.filename))
-    ls = ls_command(path, path.parent)
-    if isinstance(exc, IsADirectoryError):
-        what = "a folder where tinylens reads or writes a file of this lens. Remove or rename it"
-    elif isinstance(exc, NotADirectoryError):
-        what = "a file where tinylens needs a folder on this path. Remove or rename it"
-    else:
-        what = f"a file of this lens, or a folder on its path, was not there when it was needed. Check them ({ls})"
-    return f"{path}: {exc.strerror or type(exc).__name__}: {what}."
-
-
-def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
-             precision: str | None = None) -> dict[str, Any]:
-    """Fit one lens (the task a worker runs); write and return its row. ``precision``: that of
-    the survey's process (:func:`tinylens.set_precision`), which the worker's own need not be.
-
-    The lens's folder is locked meanwhile: a task still running for a survey that was killed
-    (on a cluster the workers outlive their client) is waited for, and its row returned. A fit
-    that finished but whose task did not write its row (its worker died; Dask runs the task
-    again) is adopted, not made again, where it is this task's (:func:`adoptable_row`).
-    A user error in this lens's data or config gives a ``failed`` row, as does a lock of its
-    folder that cannot be taken (a folder named as the lock file, another user's lock file: the
-    fit is not started, nor retried), and an error of one of its own files that a retry would not
-    mend (:func:`own_file_error`: one this user may not open, a folder named as a file it writes),
-    its checkpoints kept; where its folder cannot be written, the row is returned only, and the
-    next run fits the lens again. Any other error is raised so that Dask retries the task;
-    the lens's checkpoints (the sampler's and the pipeline stages') are removed first where they
-    may be what broke (:func:`checkpoint_may_be_cause`), so the retry starts afresh; for an error
-    they cannot cause (a MemoryError, a file missing on this worker) they are kept. The true
-    values in ``truth_path`` (a simulated lens's ``truth.json``), if there is such a file, are
-    marked on the corner plot; one that cannot be used (unreadable, no free parameter named) is a
-    DataWarning in the row, and the lens is fitted without it. Where whether it is there cannot be
-    told (its folder, the lens's, may not be looked into) the lens fails as for its own files above.
-    """
-    folder = Path(lens_out)
-    mine = lens_folders(folder, config, truth_path)
-    with contextlib.ExitStack() as locked:
-        try:
-            locked.enter_context(lens_lock(folder))
-        except (TinyLensError, OSError) as exc:  # e.g. a folder named .lock: this lens's failure, which a retry would not mend
-            row = own_failure(lens_id, folder, exc, mine)
-            if row is None:
-                raise
-            return row
-        try:
-            return _fit_locked(lens_id, config, folder, truth_path, precision, mine)
-        except OSError as exc:  # e.g. a file of this lens that this user may not change
-            row = own_failure(lens_id, folder, exc, mine)
-            if row is None:
-                raise
-            return row
-
-
-def own_failure(lens_id: str, folder: Path, exc: BaseException, folders: Sequence[Path]) -> dict[str, Any] | None:
-    """The ``failed`` row of a lens stopped by ``exc``, a TinyLensError or an error of one of its
-    own files in ``folders`` (:func:`own_file_error`), written in its output ``folder`` where it can
-    be; ``None`` for any other error."""
-    own = own_file_error(exc, folders)
-    if own is not None:
-        row = failed_row(lens_id, one_line(own_file_text(own)))
-    elif isinstance(exc, TinyLensError):
-        row = failed_row(lens_id, describe_exception(exc))
-    else:
-        return None
-    try:
-        write_row(folder, row)
-    except OSError as error:
-        if own_file_error(error, folders) is None:  # a full disk's: the survey stops
-            raise
-    return row
-
-
-def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: str | None, precision: str | None,
-                mine: Sequence[Path]) -> dict[str, Any]:
-    """:func:`fit_lens`'s work once it holds the lock of the lens's output ``folder``; ``mine``:
-    the lens's :func:`lens_folders`."""
-    import tinylens
-    from tinylens.compilation import release_compiled
-    from tinylens.fit import UNLOCKED_WARNING, rerun_said
-    from tinylens.atomic import remove_unfinished
-    from tinylens.results.tables import write_json
-
-    remove_unfinished(folder / filenames.ROW, folder / filenames.INPUTS)  # a killed worker's, if any
-    previous = read_row(folder / filenames.ROW, lens_id)
-    if previous is not None and previous.get("status") == "ok" and is_done(previous, folder):
-        return previous
-    adopted = adoptable_row(lens_id, folder, config, precision or get_precision())
-    if adopted is not None:  # fitted by this task before its worker died: not fitted again
-        finish_adopted(folder, adopted)
-        return adopted
-    if precision is not None:  # the worker's, for the lenses it fits from now on
-        tinylens.set_precision(precision)
-    remove_orphan_outputs(folder, config)  # of a fit killed while writing them
-    write_json(folder / filenames.INPUTS, inputs_stamp(config, get_precision()))  # what this fit is made from
-    digest = fit_digest(config)
-    note_attempt(folder, digest)
-    from tinylens.inference.common import CHECKPOINT_TEMPLATE
-
-    recording = CHECKPOINT_TEMPLATE.set(digest)  # recorded with the checkpoints this fit writes (checkpoint_digest)
-    try:
-        with warnings.catch_warnings(record=True) as caught, rerun_said(SURVEY_RERUN, SURVEY_FOLDER_CHOICE):  # its locks' advice: the survey's
-            warnings.simplefilter("always")
-            warnings.filterwarnings("ignore", UNLOCKED_WARNING)  # said once of --out by the survey (warn_unlocked)
-            warnings.simplefilter("ignore", ConvergenceWarning)  # the row's flags say it (unconverged)
-            truth = truth_path if truth_path is not None and Path(truth_path).exists() else None
-            result = tinylens.fit(config, progress=False, output=folder, truth=truth, truth_errors="warn")
-        row = flat_row(lens_id, result.to_json())
-        row["warnings"] = _warning_text(caught)
-    except MethodNotInstalledError as exc:  # this worker's environment, not the lens: say which host lacks what
-        row = failed_row(lens_id, one_line(missing_here_text(exc)))
-    except TinyLensError as exc:
-        full = unwritable_cause(exc)
-        if full is not None:  # the disk's doing, not the lens's: no failed row (its checkpoints are whole)
-            raise full from None
-        row = failed_row(lens_id, describe_exception(exc))
-    except Exception as exc:
-        if own_file_error(exc, mine) is None and checkpoint_may_be_cause(exc, folder):  # the retry starts afresh
-            for name in filenames.checkpoint_names():  # the samplers' and the stages'
-                (folder / name).unlink(missing_ok=True)
-        raise
-    finally:
-        CHECKPOINT_TEMPLATE.reset(recording)
-        release_compiled()  # the next lens's compilations must not crowd this worker's memory maps
-        remove_orphan_outputs(folder, config)  # of this fit, if it failed while writing them
-    write_row(folder, row)
-    return row
-
-
-#: How a lens's reason begins where the worker that took it lacks a package its sampler needs
-#: (:func:`missing_here_text`); :func:`missing_on_workers` finds such reasons by it.
-MISSING_HERE = "Not fitted: host "
-#: The start of such a reason, which :func:`row_text` keeps whole (it keeps about half of
-#: :data:`MAX_REASON` from the start), and the command in it, which :func:`missing_here_text` keeps whole
-#: where it can: a reason cut in the middle still counts by host and package.
-_MISSING_HERE_PATTERN = re.compile(re.escape(MISSING_HERE) + r"(?P<host>\S+) \((?P<worker>[^)]*)\) lacks the package "
-                                   r"(?P<package>[^\s,]+),")
-#: What :func:`row_text` puts where it cut a reason.
-_CUT_PATTERN = re.compile(r" \.\.\. \[\d+ of \d+ characters cut\] \.\.\. ")
-_MISSING_COMMAND_PATTERN = re.compile(r"Install it in that worker's Python \((?P<command>.+? -m pip install \S+)\)")
-
-
-def missing_here_text(exc: ImportError) -> str:
-    """The reason of a lens whose fit was refused by ``exc`` (a MethodNotInstalledError) on the
-    worker that took it: the host and the Dask worker, the package missing from that worker's
-    Python (the survey's own passed the template check, so that the template is not at fault) and
-    the command that installs it there (which names that Python), then to run the survey again with
-    --retry-failed; within :data:`MAX_REASON` where it can be, so that the command is not cut (a long
-    path of that Python, a long host name: the advice after it is then said shorter)."""
-    import socket
-    import sys
-
-    try:
-        from distributed import get_worker
-        worker = f"Dask worker {get_worker().address}"
-    except Exception:  # not in a Dask worker's task (ValueError)
-        worker = f"process {os.getpid()}"
-    return missing_text((exc.name or "?").partition(".")[0], socket.gethostname(), worker, sys.executable)
-
-
-def missing_text(package: str, host: str, worker: str, python: str) -> str:
-    """The reason of a lens not fitted because ``worker`` (``Dask worker ADDRESS``) on ``host``
-    lacks ``package`` in its Python ``python`` (:func:`missing_here_text`; :func:`missing_row`)."""
-    from tinylens.inference import install_command
-
-    head = (f"{MISSING_HERE}{host} ({worker}) lacks the package {package}, which the template's sampler needs; "
-            f"the lens itself is not at fault. Install it in that worker's Python ({install_command(python, package)})")
-    tail = (f" or start that worker in the survey's environment, then run {SURVEY_RERUN} again with "
-            "--retry-failed (run_survey: retry_failed=True).")
-    return head + (tail if len(head) + len(tail) <= MAX_REASON else ", then rerun with --retry-failed.")
-
-
-def missing_row(lens_id: str, refusal: Mapping[str, Any]) -> dict[str, Any]:
-    """The failed row of a lens that only workers lacking its sampler's package were connected to
-    take, ``refusal`` being the last one's (:data:`checked_task`: its ``worker``, and what
-    :func:`missing_here` said there); the same reason as where the fit itself found the package
-    missing (:func:`missing_here_text`)."""
-    return failed_row(lens_id, one_line(missing_text(refusal["missing"], refusal["host"],
-                                                     f"Dask worker {refusal['worker']}", refusal["python"])))
-
-
-def sampler_module(config: Mapping[str, Any]) -> str | None:
-    """The module of tinylens that runs the search the template ``config`` names (the runner of
-    its ``inference.method``, :data:`tinylens.inference.METHODS`), whose import is what needs that
-    method's package (nautilus, dynesty, or one they import); None where its inference section is
-    not valid (the template check refuses it)."""
-    from tinylens.config.schema import DEFAULT_METHODS
-    from tinylens.inference import METHODS
-
-    inference = template_inference(config)
-    if inference is None:
-        return None
-    kind = getattr(inference, "type", None) or "sampler"
-    target = METHODS.get(kind, {}).get(getattr(inference, "method", None) or DEFAULT_METHODS.get(kind, ""))
-    return None if target is None else target.partition(":")[0]
-
-
-def missing_here(module: str) -> dict[str, str] | None:
-    """Run on a worker: ``None`` where its Python imports ``module`` (:func:`sampler_module`), else
-    what is missing there: the package (the top-level name of the module not found), the host and
-    the worker's Python. A module of tinylens's own that is missing (a broken tinylens) is raised."""
-    import importlib
-    import socket
-    import sys
-
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        package = (exc.name or "").partition(".")[0]
-        if not package or package == "tinylens":
-            raise
-        return {"missing": package, "host": socket.gethostname(), "python": sys.executable}
-    return None
-
-
-def sampler_check(module: str, timeout: float) -> dict[str, str] | None:
-    """:func:`missing_here` of ``module``, run on a worker in a thread of its own given ``timeout``
-    seconds (an import from a hung mount holds neither the worker nor the survey): ``None`` also
-    where it did not finish."""
-    return in_a_thread(lambda: missing_here(module), timeout, "tinylens-sampler-check")
-
-
-def missing_on_workers(reasons: Sequence[Any]) -> dict[tuple[str, str, str | None], int]:
-    """How many of the failed lenses' ``reasons`` say that the worker that took them lacks a package
-    (:func:`missing_here_text`), by (host, package, command that installs it there: None where the
-    reason was cut within it)."""
-    found: dict[tuple[str, str, str | None], int] = {}
-    for reason in reasons:
-        match = _MISSING_HERE_PATTERN.match(reason) if isinstance(reason, str) else None
-        if match is not None:
-            found_command = _MISSING_COMMAND_PATTERN.search(reason, match.end())
-            command = found_command["command"] if found_command is not None else None
-            if command is not None and _CUT_PATTERN.search(command):  # row_text cut it: no command to run
-                command = None
-            key = (match["host"], match["package"], command)
-            found[key] = found.get(key, 0) + 1
-    return found
 
 
 # -- dask -------------------------------------------------------------------------------------
@@ -877,8 +586,8 @@ def checked_scheduler(value: str | os.PathLike[str]) -> str:
     return address
 
 
-#: The module a worker imports to run a survey task (:func:`fit_lens` lives there).
-TASK_MODULE = "tinylens.survey.runner"
+#: The module a worker imports to run a survey task (:func:`tinylens.survey.task.fit_lens` lives there).
+TASK_MODULE = "tinylens.survey.task"
 
 
 #: How long each worker is given to import tinylens when the survey checks its copy (seconds): a
@@ -1365,7 +1074,7 @@ def _task_on_a_checked_worker() -> Callable[..., dict[str, Any]]:
             if unseen:
                 return {"lens_id": lens_id, "status": "refused", "worker": worker_address(), "unseen": unseen}
         if needs is not None:  # the template's sampler's package, which this worker's Python may lack (missing_here)
-            lacks = getattr(importlib.import_module("tinylens.survey.runner"), "missing_here", None)
+            lacks = getattr(importlib.import_module("tinylens.survey.task"), "missing_here", None)
             missing = lacks(needs) if lacks is not None else None
             if missing:
                 return {"lens_id": lens_id, "status": "refused", "worker": worker_address(), **missing}
@@ -2578,18 +2287,6 @@ def unwritable_text(out: Path, exc: OSError) -> str:
     return (f"The survey output folder {out}: {what} ({os.strerror(exc.errno)}: {why}). Nothing there is "
             "half-written; the finished lenses are kept, each with its row (lenses/<lens_id>/row.json), from which "
             f"the catalogue is rebuilt. Run {SURVEY_RERUN} again {then} to fit the rest.")
-
-
-def unwritable_cause(exc: BaseException) -> OSError | None:
-    """The OSError of :data:`UNWRITABLE` that ``exc`` is, or was raised in handling (a fit's
-    OutputError of a full disk: :func:`tinylens.fit.disk_full_reported`); ``None`` where there is none."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in UNWRITABLE:
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 @contextlib.contextmanager
