@@ -86,7 +86,7 @@ def _refusing_readers():
     from tinylens.results.stored import load_stage_state, load_stored, read_result
     from tinylens.results.truth import read_truth
     from tinylens.survey.population import existing_population
-    from tinylens.survey.runner import read_scheduler_file
+    from tinylens.survey.cluster import read_scheduler_file
 
     return [
         ("stored result", lambda d: d / "result.json", lambda d: load_stored(d / "result.json"), OutputError),

@@ -18,6 +18,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import attempts
 from tinylens.survey import discovery
 
@@ -372,12 +373,12 @@ def test_the_nannies_timeout_is_the_surveys_only_while_it_runs():
     before = copy.deepcopy(dask.config.config)
     for users in ("100ms", 15, "2h"):
         with dask.config.set({LOST_WORKER_TIMEOUT: users}):
-            with runner.nannies_kept():
-                assert dask.config.get(LOST_WORKER_TIMEOUT) == runner.NANNY_KEPT == "365 days"
-            with pytest.raises(KeyboardInterrupt), runner.nannies_kept():
+            with survey_cluster.nannies_kept():
+                assert dask.config.get(LOST_WORKER_TIMEOUT) == survey_cluster.NANNY_KEPT == "365 days"
+            with pytest.raises(KeyboardInterrupt), survey_cluster.nannies_kept():
                 raise KeyboardInterrupt
             assert dask.config.get(LOST_WORKER_TIMEOUT) == users
-    with dask.config.set({LOST_WORKER_TIMEOUT: "1000 days"}), runner.nannies_kept():
+    with dask.config.set({LOST_WORKER_TIMEOUT: "1000 days"}), survey_cluster.nannies_kept():
         assert dask.config.get(LOST_WORKER_TIMEOUT) == "1000 days"
     assert dask.config.config == before
 
@@ -396,20 +397,20 @@ def test_the_nannies_timeout_holds_for_a_survey_in_a_thread_until_the_last_surve
     seen: dict[str, object] = {}
 
     def second():
-        with runner.nannies_kept():
+        with survey_cluster.nannies_kept():
             second_in.set()
             first_out.wait(10)
             seen["second, after the first ended"] = dask.config.get(LOST_WORKER_TIMEOUT)
 
     with dask.config.set({LOST_WORKER_TIMEOUT: "100ms"}):  # the user's own setting
         thread = threading.Thread(target=second)
-        with runner.nannies_kept():
+        with survey_cluster.nannies_kept():
             thread.start()
             assert second_in.wait(10)
         first_out.set()
         thread.join(10)
         assert not thread.is_alive()
-        assert seen == {"second, after the first ended": runner.NANNY_KEPT}
+        assert seen == {"second, after the first ended": survey_cluster.NANNY_KEPT}
         assert dask.config.get(LOST_WORKER_TIMEOUT) == "100ms"
 
 

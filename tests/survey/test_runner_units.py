@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import task
 from tinylens.survey import threads
 from tinylens.survey import resume
@@ -794,10 +795,10 @@ def test_a_tcp_address_where_no_dask_scheduler_answers_is_refused_at_once():
         handshake = (9).to_bytes(8, sys.byteorder) + b"handshake"  # a message's length first, as Dask's
         greet = threading.Thread(target=lambda: greeter.accept()[0].sendall(handshake), daemon=True)
         greet.start()
-        runner.check_scheduler(f"tcp://127.0.0.1:{greeter.getsockname()[1]}", timeout=5)  # a scheduler speaks first
+        survey_cluster.check_scheduler(f"tcp://127.0.0.1:{greeter.getsockname()[1]}", timeout=5)  # a scheduler speaks first
         start = time.monotonic()
         with pytest.raises(TinyLensError, match="not a Dask scheduler"):
-            runner.check_scheduler(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+            survey_cluster.check_scheduler(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
         assert time.monotonic() - start < 5
 
 
@@ -846,15 +847,15 @@ def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_nam
     client is now given twice CONNECT_TIMEOUT in all, then refused with a TinyLensError naming the
     address and what to give instead. (The server closes its connections after 30 s, so that the
     test ends without the deadline too, and fails.)"""
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "1s")
     with _greeting_server((9).to_bytes(8, sys.byteorder) + b"x") as address:  # a length, then 1 of its 9 bytes
-        runner.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
+        survey_cluster.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
         with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
             pass
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not "
                            "finish Dask's handshake within 2 s"), text
-    assert text.endswith(runner.SCHEDULER_ADVICE), text
+    assert text.endswith(survey_cluster.SCHEDULER_ADVICE), text
 
 
 @pytest.mark.parametrize("close", [False, True], ids=["then-quiet", "then-closed"])
@@ -869,9 +870,9 @@ def test_a_greeting_shorter_than_a_dask_message_length_is_refused_without_waitin
     with _greeting_server(greeting, close=close) as address:
         start = time.monotonic()
         with pytest.raises(TinyLensError) as caught:
-            runner.check_scheduler(address, timeout=60)
+            survey_cluster.check_scheduler(address, timeout=60)
         took = time.monotonic() - start
-    assert " ".join(str(caught.value).split()) == " ".join(runner.other_service_text(address).split())
+    assert " ".join(str(caught.value).split()) == " ".join(survey_cluster.other_service_text(address).split())
     assert took < 30, took
 
 
@@ -885,7 +886,7 @@ def test_a_greeting_sent_in_pieces_is_read_whole():
         later = threading.Timer(0.05, lambda: there.sendall(b"\x00\x00\x00\x00\x00tail"))
         later.start()
         try:
-            assert runner.first_bytes(here, 8, timeout=60, rest=30) == (9).to_bytes(8, "little")
+            assert survey_cluster.first_bytes(here, 8, timeout=60, rest=30) == (9).to_bytes(8, "little")
         finally:
             later.join(30)
 
@@ -903,7 +904,7 @@ def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(g
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask "
                            "scheduler"), text
-    assert text.endswith(runner.SCHEDULER_ADVICE), text
+    assert text.endswith(survey_cluster.SCHEDULER_ADVICE), text
 
 
 @pytest.mark.parametrize("greeting", [b"SSH-2.0-OpenSSH_9.6\r\n", b"\x10\x00\x00\x00\x00\x00\x00\x80 binary"])
@@ -919,17 +920,17 @@ def test_a_scheduler_address_whose_greeting_is_no_dask_message_length_is_refused
     out = survey_inputs["tmp"] / "out"
     with _greeting_server(greeting) as address:
         with pytest.raises(TinyLensError) as caught:
-            runner.check_scheduler(address, timeout=5)
+            survey_cluster.check_scheduler(address, timeout=5)
         result = CliRunner().invoke(app, ["survey", str(survey_inputs["lenses"]), "-c", str(survey_inputs["template"]),
                                           "--scheduler", address, "--out", str(out)])
-    assert " ".join(str(caught.value).split()) == runner.other_service_text(address)
+    assert " ".join(str(caught.value).split()) == survey_cluster.other_service_text(address)
     text = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and not out.exists()
     assert text.startswith(f"Error: Cannot connect to the Dask scheduler at {address}: what answers there is not a "
                            "Dask scheduler"), text
     with LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster:
-        runner.check_scheduler(cluster.scheduler_address, timeout=30)
+        survey_cluster.check_scheduler(cluster.scheduler_address, timeout=30)
 
 
 def test_a_client_short_of_memory_as_it_connects_is_told_so_naming_the_address(monkeypatch):
@@ -951,14 +952,14 @@ def test_a_client_short_of_memory_as_it_connects_is_told_so_naming_the_address(m
 
         monkeypatch.setattr(Client, "start", short_of_memory)
         with pytest.raises(TinyLensError) as raised:
-            runner.scheduler_client("tcp://127.0.0.1:1")
+            survey_cluster.scheduler_client("tcp://127.0.0.1:1")
         text = " ".join(str(raised.value).split())
         assert text.startswith("Cannot connect to the Dask scheduler at tcp://127.0.0.1:1: this process ran out of "
                                "memory while it connected"), text
         assert said in text and "not a Dask scheduler" not in text, text
         assert raised.value.__cause__ is None and raised.value.__suppress_context__
-    assert runner.greeting_frame(huge.value)
-    assert not runner.greeting_frame(small) and not runner.greeting_frame(MemoryError())
+    assert survey_cluster.greeting_frame(huge.value)
+    assert not survey_cluster.greeting_frame(small) and not survey_cluster.greeting_frame(MemoryError())
 
 
 def test_a_survey_short_of_memory_as_it_connects_to_its_scheduler_says_so_without_a_traceback(survey_inputs,
@@ -1431,13 +1432,13 @@ def test_a_survey_says_which_lenses_not_fitted_had_their_task_dropped_and_which_
     dropped, or its client gave up on a lost scheduler) are counted with those whose task the
     cluster dropped, but the message said the cluster dropped all their tasks ('Dask dropped the 3
     lenses not yet fitted'); it now says how many of each, verb agreeing for one and for several."""
-    assert runner.not_fitted_text(["lens_a"], [], "Dask") == "1 lens was not fitted: Dask dropped its task (lens_a)"
-    assert runner.not_fitted_text([], ["lens_a"], "Dask") == "1 lens was not fitted: its task was never sent (lens_a)"
-    assert runner.not_fitted_text([], ["lens_a", "lens_b"], "Dask") == \
+    assert survey_cluster.not_fitted_text(["lens_a"], [], "Dask") == "1 lens was not fitted: Dask dropped its task (lens_a)"
+    assert survey_cluster.not_fitted_text([], ["lens_a"], "Dask") == "1 lens was not fitted: its task was never sent (lens_a)"
+    assert survey_cluster.not_fitted_text([], ["lens_a", "lens_b"], "Dask") == \
         "2 lenses were not fitted: their tasks were never sent (e.g. lens_a)"
-    assert runner.not_fitted_text(["lens_a"], ["lens_b"], "Dask") == \
+    assert survey_cluster.not_fitted_text(["lens_a"], ["lens_b"], "Dask") == \
         "2 lenses were not fitted: Dask dropped 1 of their tasks and 1 was never sent (e.g. lens_a)"
-    assert runner.not_fitted_text(["lens_a", "lens_b"], ["lens_c", "lens_d", "lens_e"], "Dask") == \
+    assert survey_cluster.not_fitted_text(["lens_a", "lens_b"], ["lens_c", "lens_d", "lens_e"], "Dask") == \
         "5 lenses were not fitted: Dask dropped 2 of their tasks and 3 were never sent (e.g. lens_a)"
     assert runner.dropped_text(["lens_a"], 1, ["lens_b"]) == (
         "2 lenses were not fitted: the Dask cluster dropped 1 of their tasks and 1 was never sent (e.g. lens_a; was "
@@ -1446,11 +1447,11 @@ def test_a_survey_says_which_lenses_not_fitted_had_their_task_dropped_and_which_
     assert runner.dropped_text([], 2, ["lens_b"]) == (
         "1 lens was not fitted: its task was never sent (lens_b; was the scheduler stopped?). The catalogue holds the "
         "2 finished ones; run the same command (or run_survey call) again to fit the rest.")
-    assert runner.lost_scheduler_text("tcp://h:1", [], 0, ["lens_b", "lens_c"]) == (
+    assert survey_cluster.lost_scheduler_text("tcp://h:1", [], 0, ["lens_b", "lens_c"]) == (
         "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and 2 lenses "
         "were not fitted: their tasks were never sent (e.g. lens_b). The catalogue holds the 0 finished ones; start "
         "the scheduler and its workers again, then run the same command (or run_survey call) to fit the rest (a lens "
-        f"a worker was fitting resumes from its checkpoint). {runner.LEFT_WORKERS_TEXT}")
+        f"a worker was fitting resumes from its checkpoint). {survey_cluster.LEFT_WORKERS_TEXT}")
 
 
 def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_path):
@@ -1459,11 +1460,11 @@ def test_the_survey_messages_on_lenses_read_right_for_one_lens_and_for_many(tmp_
     was ... given it' and '3 lenses were ... given them', an example named as one where there are
     several ('e.g. lens_a') and alone where it is the only one."""
     finished = "The catalogue holds the 1 finished one"
-    assert runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).startswith(
+    assert survey_cluster.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).startswith(
         "The Dask scheduler at tcp://h:1 stopped answering (was it stopped, or did its batch job end?), and 1 lens "
         f"was not fitted: Dask dropped its task (lens_a). {finished}; start")
     assert "2 lenses were not fitted: Dask dropped their tasks (e.g. lens_a). The catalogue holds the 0 finished " \
-        "ones;" in runner.lost_scheduler_text("tcp://h:1", ["lens_a", "lens_b"], 0)
+        "ones;" in survey_cluster.lost_scheduler_text("tcp://h:1", ["lens_a", "lens_b"], 0)
     assert runner.dropped_text(["lens_a"], 1).startswith(
         "1 lens was not fitted: the Dask cluster dropped its task (lens_a; was the scheduler stopped?). "
         f"{finished}; run")
@@ -2458,7 +2459,7 @@ def test_the_scheduler_asked_about_a_task_and_not_answering_holds_the_survey_no_
     import dask
     from distributed import Client, LocalCluster
 
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "1s")
     with dask.config.set({"distributed.scheduler.allowed-failures": 2}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
@@ -3051,19 +3052,19 @@ def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):
     several workers), and reaches the local cluster's workers; a user's own setting is kept."""
     import os
 
-    for name in runner.GPU_MEMORY_VARIABLES:
+    for name in survey_cluster.GPU_MEMORY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    assert runner.share_gpu_memory() is True
+    assert survey_cluster.share_gpu_memory() is True
     with runner.dask_client(workers=1) as client:
-        assert client.submit(os.environ.get, runner.PREALLOCATE_VARIABLE).result() == "false"
-    monkeypatch.setenv(runner.PREALLOCATE_VARIABLE, "true")
-    assert runner.share_gpu_memory() is False and os.environ[runner.PREALLOCATE_VARIABLE] == "true"
-    monkeypatch.delenv(runner.PREALLOCATE_VARIABLE)
+        assert client.submit(os.environ.get, survey_cluster.PREALLOCATE_VARIABLE).result() == "false"
+    monkeypatch.setenv(survey_cluster.PREALLOCATE_VARIABLE, "true")
+    assert survey_cluster.share_gpu_memory() is False and os.environ[survey_cluster.PREALLOCATE_VARIABLE] == "true"
+    monkeypatch.delenv(survey_cluster.PREALLOCATE_VARIABLE)
     monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", ".3")
-    assert runner.share_gpu_memory() is False and runner.PREALLOCATE_VARIABLE not in os.environ
+    assert survey_cluster.share_gpu_memory() is False and survey_cluster.PREALLOCATE_VARIABLE not in os.environ
     monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION")
     monkeypatch.setenv("XLA_PYTHON_CLIENT_ALLOCATOR", "platform")  # allocates on demand already
-    assert runner.share_gpu_memory() is False and runner.PREALLOCATE_VARIABLE not in os.environ
+    assert survey_cluster.share_gpu_memory() is False and survey_cluster.PREALLOCATE_VARIABLE not in os.environ
 
 
 def test_workers_fit_in_the_precision_of_the_survey_process(tmp_path, monkeypatch):
@@ -3098,8 +3099,8 @@ def test_a_survey_on_a_running_scheduler_checks_it_once(tmp_path, mock_survey, m
     from survey_mocks import echo_truth_path
 
     checked = []
-    check = runner.check_scheduler
-    monkeypatch.setattr(runner, "check_scheduler", lambda address: checked.append(address) or check(address))
+    check = survey_cluster.check_scheduler
+    monkeypatch.setattr(survey_cluster, "check_scheduler", lambda address: checked.append(address) or check(address))
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -3155,9 +3156,9 @@ def test_run_survey_takes_the_scheduler_file_as_a_path(tmp_path, mock_survey, mo
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=tmp_path / "sched.json", progress=False, only=["lens_a"])
     assert frame["status"].tolist() == ["ok"]
-    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 0.2)
+    monkeypatch.setattr(survey_cluster, "SCHEDULER_FILE_APPEAR_WAIT", 0.2)
     with pytest.raises(TinyLensError, match="The scheduler file .*missing.json does not exist"):
-        runner.checked_scheduler(tmp_path / "missing.json")
+        survey_cluster.checked_scheduler(tmp_path / "missing.json")
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -3183,8 +3184,8 @@ def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inpu
                                                                        expected, dry_run):
     tmp = survey_inputs["tmp"]
     monkeypatch.setenv("HOME", str(tmp))
-    monkeypatch.setattr(runner, "SCHEDULER_FILE_WAIT", 0.3)  # an empty file is read again for this long first
-    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 0.3)  # a missing one is waited for this long
+    monkeypatch.setattr(survey_cluster, "SCHEDULER_FILE_WAIT", 0.3)  # an empty file is read again for this long first
+    monkeypatch.setattr(survey_cluster, "SCHEDULER_FILE_APPEAR_WAIT", 0.3)  # a missing one is waited for this long
     path = tmp / name
     if name == "folder":
         path.mkdir()
@@ -3196,7 +3197,7 @@ def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inpu
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     if content is None and name != "folder":  # waited for first, saying so
-        waiting = runner.waiting_for_scheduler_file_line(path)
+        waiting = survey_cluster.waiting_for_scheduler_file_line(path)
         assert text.startswith(f"{waiting} "), text
         text = text[len(waiting) + 1:]
     assert text.startswith("Error:") and expected.format(path=path) in text, text
@@ -3212,7 +3213,7 @@ def test_a_scheduler_file_found_empty_as_its_scheduler_writes_it_gives_the_addre
     first read, as the scheduler would write it.)"""
     path = tmp_path / "sched.json"
     path.write_text("")  # created, its JSON not written yet
-    read, reads = runner.read_json_file, []
+    read, reads = survey_rows.read_json_file, []
 
     def read_as_the_scheduler_writes(file):
         reads.append(file)
@@ -3222,13 +3223,13 @@ def test_a_scheduler_file_found_empty_as_its_scheduler_writes_it_gives_the_addre
             if len(reads) == 1 and not file.read_text():  # the scheduler writes it now
                 file.write_text(json.dumps({"type": "Scheduler", "address": "tcp://127.0.0.1:8786"}, indent=2))
 
-    monkeypatch.setattr(runner, "read_json_file", read_as_the_scheduler_writes)
-    assert runner.read_scheduler_file(path) == "tcp://127.0.0.1:8786"
+    monkeypatch.setattr(survey_cluster, "read_json_file", read_as_the_scheduler_writes)
+    assert survey_cluster.read_scheduler_file(path) == "tcp://127.0.0.1:8786"
     assert len(reads) == 2  # the empty file, then the one written
     path.write_text("address: tcp://127.0.0.1:8786\n")  # not JSON, and not empty: refused at once
     reads.clear()
     with pytest.raises(TinyLensError, match="is not JSON"):
-        runner.read_scheduler_file(path)
+        survey_cluster.read_scheduler_file(path)
     assert len(reads) == 1
 
 
@@ -3239,19 +3240,19 @@ def test_a_scheduler_file_that_stays_empty_is_refused_saying_so_and_how_long_it_
     the file was empty nor that the survey had waited for it. It now says both. A named pipe is
     still refused at its first read, without waiting (a missing file is waited for:
     test_a_scheduler_file_that_appears_after_the_survey_started_is_read)."""
-    monkeypatch.setattr(runner, "SCHEDULER_FILE_WAIT", 0.5)
-    read, reads = runner.read_json_file, []
+    monkeypatch.setattr(survey_cluster, "SCHEDULER_FILE_WAIT", 0.5)
+    read, reads = survey_rows.read_json_file, []
 
     def counted_read(file):
         reads.append(file)
         return read(file)
 
-    monkeypatch.setattr(runner, "read_json_file", counted_read)
+    monkeypatch.setattr(survey_cluster, "read_json_file", counted_read)
     path = tmp_path / "sched.json"
     path.write_text("\n")
     start = time.monotonic()
     with pytest.raises(TinyLensError) as caught:
-        runner.read_scheduler_file(path)
+        survey_cluster.read_scheduler_file(path)
     waited = time.monotonic() - start
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The scheduler file {path} is empty, still after 0.5 s of waiting"), text
@@ -3260,7 +3261,7 @@ def test_a_scheduler_file_that_stays_empty_is_refused_saying_so_and_how_long_it_
     reads.clear()
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(TinyLensError, match="named pipe"):
-        runner.read_scheduler_file(tmp_path / "pipe")
+        survey_cluster.read_scheduler_file(tmp_path / "pipe")
     assert len(reads) == 1
 
 
@@ -3286,29 +3287,29 @@ def test_a_scheduler_file_that_appears_after_the_survey_started_is_read(tmp_path
     once. (The file is written ~1 s after the survey started looking; no clock raced: the wait is 30 s.)"""
     path = tmp_path / "sched.json"
     writer = _scheduler_file_later(path, json.dumps({"type": "Scheduler", "address": "tcp://127.0.0.1:8786"}), 1.0)
-    assert runner.read_scheduler_file(path) == "tcp://127.0.0.1:8786"
+    assert survey_cluster.read_scheduler_file(path) == "tcp://127.0.0.1:8786"
     writer.join()
     err = capsys.readouterr().err
     assert err.count("does not exist yet; waiting up to 30 s") == 1, err
     assert str(path) in err.replace("\n", ""), err  # named
 
-    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 0.5)
+    monkeypatch.setattr(survey_cluster, "SCHEDULER_FILE_APPEAR_WAIT", 0.5)
     start = time.monotonic()
     with pytest.raises(TinyLensError) as caught:
-        runner.read_scheduler_file(tmp_path / "never.json")
+        survey_cluster.read_scheduler_file(tmp_path / "never.json")
     assert time.monotonic() - start >= 0.5  # it did wait
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"The scheduler file {tmp_path / 'never.json'} does not exist, still after 0.5 s of "
                            "waiting for it"), text
     assert "tcp://HOST:PORT" in text and capsys.readouterr().err.count("waiting up to 0.5 s") == 1
 
-    monkeypatch.setattr(runner, "SCHEDULER_FILE_APPEAR_WAIT", 60.0)  # not waited for: refused at once
+    monkeypatch.setattr(survey_cluster, "SCHEDULER_FILE_APPEAR_WAIT", 60.0)  # not waited for: refused at once
     (tmp_path / "folder.json").mkdir()
     for path, expected in ((tmp_path / "folder.json", "is a folder, not a scheduler file"),
                            (tmp_path / "no_such_dir" / "sched.json", "does not exist (nor does its folder")):
         start = time.monotonic()
         with pytest.raises(TinyLensError, match=re.escape(expected)):
-            runner.read_scheduler_file(path)
+            survey_cluster.read_scheduler_file(path)
         assert time.monotonic() - start < 30.0, path
     assert "waiting up to" not in capsys.readouterr().err
 
@@ -3431,7 +3432,7 @@ def _scheduler_address(sched_file: Path, deadline: float) -> str:
     machine, and failed the test saying it is not JSON."""
     while True:
         try:
-            return runner.read_scheduler_file(sched_file)
+            return survey_cluster.read_scheduler_file(sched_file)
         except TinyLensError:
             if time.monotonic() > deadline:
                 raise
@@ -3504,7 +3505,7 @@ def test_a_scheduler_that_stops_mid_survey_is_named_without_a_traceback(tmp_path
     assert not (hang / filenames.ROW).exists()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "CancelledError" not in err, err
-    assert not logging.getLogger(runner.CLIENT_LOGGER).filters  # the filter is gone with the survey
+    assert not logging.getLogger(survey_cluster.CLIENT_LOGGER).filters  # the filter is gone with the survey
 
 
 def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_without_a_traceback(
@@ -3520,7 +3521,7 @@ def test_a_lens_to_submit_after_the_client_gave_up_on_its_scheduler_is_named_wit
     from survey_mocks import fit_or_hang
 
     monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT", "5s")  # the client gives up reconnecting after it
+    monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "5s")  # the client gives up reconnecting after it
     monkeypatch.setattr(runner, "MIN_IN_FLIGHT", 1)
     monkeypatch.setattr(runner, "IN_FLIGHT_PER_THREAD", 1)
     lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c")]
@@ -3632,16 +3633,16 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
     survey_mocks.REFUSED_ONCE.clear()
     monkeypatch.setattr(runner, "fit_lens", survey_mocks.echo_truth_path_refused_first)
     monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
-    real_answered, late = runner.answered, []
+    real_answered, late = survey_cluster.answered, []
 
     def first_value_late(call, name="survey-scheduler-question"):
         answer = real_answered(call, name)
         if name == "survey-task-value" and not late:  # lens_a's refusal: its answer came after 30 s
             late.append(answer)
-            raise runner.Unanswered("the Dask scheduler gave no answer within 30 s")
+            raise survey_cluster.Unanswered("the Dask scheduler gave no answer within 30 s")
         return answer
 
-    monkeypatch.setattr(runner, "answered", first_value_late)
+    monkeypatch.setattr(survey_cluster, "answered", first_value_late)
     frame = _three_lenses_on_one_thread(tmp_path)
     assert [row["status"] for row in late] == ["refused"]
     assert sorted(frame["lens_id"]) == ["lens_a", "lens_b", "lens_c"]
@@ -3651,7 +3652,7 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
 def test_a_finished_task_s_late_value_is_the_row_its_worker_wrote_where_it_wrote_one(tmp_path, monkeypatch):
     """A finished task whose value a busy scheduler gives late: the row its worker wrote, where there
     is one (the same as the value); else late, not known to be fitted (not a dropped task's None)."""
-    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.2)
     release = threading.Event()
     future = types.SimpleNamespace(status="finished", result=lambda: release.wait(30), exception=lambda: None)
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
@@ -3977,7 +3978,7 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
     prints nothing once the survey ended. Each wait here is in a thread of its own, given 60 s: without
     the fix the test fails rather than hangs."""
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
-    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.3)
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.3)
     asked, release = threading.Event(), threading.Event()
 
     class Unanswering:
@@ -4027,7 +4028,7 @@ def test_the_survey_s_questions_to_a_scheduler_that_stops_answering_are_not_wait
     catalogue not written. Each is now given CONNECT_TIMEOUT and answered as where it cannot be asked:
     the fewest tasks, no preferred workers, no memory events, the row the task's worker wrote. Each
     call is made in a thread given 60 s: without the fix the test fails rather than hangs."""
-    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.2)
     release = threading.Event()
 
     def unanswered(*args, **kwargs):
@@ -4315,7 +4316,7 @@ def test_a_large_cluster_keeps_its_tasks_in_flight_when_one_answer_of_its_schedu
     MIN_IN_FLIGHT (1000) tasks submitted: a cluster of 1500 threads (3000 tasks) was left with 500
     threads idle until a later answer came in time. The limit it last answered is now kept; the
     fewest only where it never answered."""
-    monkeypatch.setattr(runner, "connect_seconds", lambda: 0.2)
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.2)
     release, answers = threading.Event(), [_info(100, 15, None, True)]
 
     def scheduler_info(*args, **kwargs):
@@ -4378,7 +4379,7 @@ def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_
         def run(self, function, target, timeout, on_error="raise", **kwargs):
             return {"tcp://w:0": ModuleNotFoundError("No module named 'tinylens'")}
 
-    texts = [runner.short_of_memory_text("tcp://h:1", MemoryError()),
+    texts = [survey_cluster.short_of_memory_text("tcp://h:1", MemoryError()),
              runner.unfitted_text(["lens_a"], {"tcp://w:1": {}}, 1),
              runner.unfitted_text(["lens_a"], {"tcp://w:1": {"unseen": ["/data"]}}, 1),
              runner.dropped_text(["lens_a"], 1)]
@@ -4392,7 +4393,7 @@ def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_
         assert "then run the same command (or run_survey call) again" in text \
             or "; run the same command (or run_survey call) again to fit the rest." in text, text
         assert "run the same command again" not in text, text
-    lost = runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1)
+    lost = survey_cluster.lost_scheduler_text("tcp://h:1", ["lens_a"], 1)
     assert "start the scheduler and its workers again, then run the same command (or run_survey call) to fit " \
         "the rest" in lost, lost
 
@@ -4490,7 +4491,7 @@ def test_no_message_a_run_survey_caller_gets_of_its_workers_says_this_command(tm
     mine = (tinylens.__version__, str(tinylens.__file__))
     client = _SchedulerOfOneWorker((mine[0], "/opt/other/tinylens/__init__.py") if elsewhere
                                    else ("0.0.9", "/opt/old/tinylens/__init__.py"))
-    monkeypatch.setattr(runner, "check_scheduler", lambda *args, **kwargs: None)
+    monkeypatch.setattr(survey_cluster, "check_scheduler", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "scheduler_client", lambda address: client)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     with warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as refused:
@@ -5737,7 +5738,7 @@ def test_a_scheduler_address_whose_connection_is_cut_is_refused_in_words_naming_
             with socket.create_connection(("127.0.0.1", server.getsockname()[1]), timeout=10) as probe:
                 probe.recv(8)
         with pytest.raises(TinyLensError) as raised:
-            runner.check_scheduler(address)
+            survey_cluster.check_scheduler(address)
     finally:
         server.close()
     text = str(raised.value)
@@ -5746,7 +5747,7 @@ def test_a_scheduler_address_whose_connection_is_cut_is_refused_in_words_naming_
     assert "firewall or proxy" in text and "reachable from this machine" in text, text
 
     with pytest.raises(TinyLensError) as raised:
-        runner.check_scheduler("tcp://no-such-host.invalid:8786")
+        survey_cluster.check_scheduler("tcp://no-such-host.invalid:8786")
     assert "at tcp://no-such-host.invalid:8786: its host name cannot be looked up" in str(raised.value), raised.value
 
 
@@ -6082,7 +6083,7 @@ def test_the_lost_scheduler_message_says_what_becomes_of_its_workers_and_what_to
     assert "self.close(" in inspect.getsource(Worker.handle_scheduler)  # a broken connection closes the worker
     assert inspect.signature(Worker.close).parameters["timeout"].default == 30  # its running task's time
     assert "death_timeout" in inspect.getsource(Server.start)  # the only wait it bounds: the start
-    text = " ".join(runner.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).split())
+    text = " ".join(survey_cluster.lost_scheduler_text("tcp://h:1", ["lens_a"], 1).split())
     assert "a lens a worker was fitting resumes from its checkpoint). The survey does not stop that scheduler's " \
         "workers, but a Dask worker closes once its scheduler's connection breaks" in text, text
     assert "giving the lens it was fitting about 30 s more (one finished by then is kept; one cut short resumes " \

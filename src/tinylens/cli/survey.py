@@ -147,8 +147,9 @@ def survey(
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
     from tinylens.survey.runner import (NoWorkersLeft, available_cores, check_no_worker_wait, check_workers,
-                                        checked_scheduler, crowded_workers, run_survey, survey_plan)
+                                        crowded_workers, run_survey, survey_plan)
     from tinylens.interrupts import marked_on_interrupt
+    from tinylens.survey.cluster import checked_scheduler
     from tinylens.survey.selection import nothing_listed, read_lens_ids
 
     CONFIG_READ.set(config)  # running out of memory names its keys as it writes them
