@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import workers as survey_workers
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import task
 from tinylens.survey import threads
@@ -1155,7 +1156,7 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
     assert f"The survey output folder {out}: " in text and said.replace("catalog.csv", str(out / "catalog.csv")) in text
     assert "Run the same command (or run_survey call) again" in text
     assert survey_rows.read_rows(out)["lens_a"]["status"] == "ok"  # kept
-    assert held_by(out / runner.SURVEY_LOCK_FILE) is None
+    assert held_by(out / survey_workers.SURVEY_LOCK_FILE) is None
 
 
 def test_a_full_disk_tells_a_python_caller_to_call_run_survey_again(tmp_path, mock_survey, monkeypatch):
@@ -1579,7 +1580,7 @@ def test_a_dry_run_whose_survey_lock_cannot_be_tested_does_not_say_nobody_writes
 
     out = tmp_path / "out"
     out.mkdir()
-    lock = out / runner.SURVEY_LOCK_FILE
+    lock = out / survey_workers.SURVEY_LOCK_FILE
     lock.write_text("process 12 on node3, since long ago")
     assert runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)["running_unknown"] is None
     failing_flock(errno.EIO)
@@ -1614,7 +1615,7 @@ def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, moc
     from tinylens.locks import folder_lock
 
     out.mkdir()
-    with folder_lock(out, runner.SURVEY_LOCK_FILE):
+    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
         result = CliRunner().invoke(app, [*args, "--only", "lens_bad"])
     text = " ".join(result.output.split())
     assert result.exit_code == 0 and f"A survey is writing {out} now (process {os.getpid()} on" in text
@@ -1714,7 +1715,7 @@ def test_an_out_refused_through_the_python_api_names_the_out_argument_too(tmp_pa
     assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
     out = tmp_path / "out"
     out.mkdir()
-    with folder_lock(out, runner.SURVEY_LOCK_FILE, busy="{holder}"), \
+    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE, busy="{holder}"), \
             mock.patch.object(runner, "check_template") as checked, \
             pytest.raises(OutputError, match=re.escape("or give another --out (run_survey: out=).")):
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
@@ -1730,7 +1731,7 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     out = tmp_path / "out"
     out.mkdir()
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
-    with folder_lock(out, runner.SURVEY_LOCK_FILE, busy="{holder}"), \
+    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE, busy="{holder}"), \
             mock.patch.object(runner, "check_template") as checked:
         result = CliRunner().invoke(app, args)
     assert not checked.called  # refused at once, not after the template check's seconds of compilation
@@ -1743,7 +1744,7 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     stray.write_bytes(b"PAR1")
     with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted, mock.patch.object(runner, "dask_client"):
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
-    assert fitted.called and not stray.exists() and not (out / runner.SURVEY_LOCK_FILE).exists()
+    assert fitted.called and not stray.exists() and not (out / survey_workers.SURVEY_LOCK_FILE).exists()
 
 
 def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused(tmp_path, mock_survey, failing_flock):
@@ -1783,7 +1784,7 @@ def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_n
         warnings.simplefilter("always")
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
     told = " ".join(str(raised.value).split())
-    assert told.startswith(f"The lock file {out / runner.SURVEY_LOCK_FILE} cannot be locked ({os.strerror(errno.EIO)}, "
+    assert told.startswith(f"The lock file {out / survey_workers.SURVEY_LOCK_FILE} cannot be locked ({os.strerror(errno.EIO)}, "
                            "EIO)"), told
     assert told.endswith("Check that the folder and its disk can be written, and run the same command (or "
                          "run_survey call) again."), told
@@ -1796,7 +1797,7 @@ def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(t
     ran unlocked. It now stops before writing anything, naming the lock file and what to do."""
     out = tmp_path / "out"
     out.mkdir()
-    lock = out / runner.SURVEY_LOCK_FILE
+    lock = out / survey_workers.SURVEY_LOCK_FILE
     lock.write_text("process 12 on node3, since long ago")
     not_ours(lock)
     with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
@@ -1807,7 +1808,7 @@ def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(t
     assert told.startswith(f"The lock file {lock} (owned by ") and "cannot be opened (Permission denied)" in told, told
     assert f"remove {lock} (or ask its owner to) and run the same command (or run_survey call) again" in told, told
     assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
-    assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
+    assert not client.called and sorted(p.name for p in out.iterdir()) == [survey_workers.SURVEY_LOCK_FILE]
 
 
 def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_path, mock_survey):
@@ -1815,17 +1816,17 @@ def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_p
     'does not support file locks' and ran unlocked. It now stops before writing anything, naming
     the folder and what to do."""
     out = tmp_path / "out"
-    (out / runner.SURVEY_LOCK_FILE).mkdir(parents=True)
+    (out / survey_workers.SURVEY_LOCK_FILE).mkdir(parents=True)
     with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
             warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as error:
         warnings.simplefilter("always")
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
-    assert " ".join(str(error.value).split()) == (f"{out / runner.SURVEY_LOCK_FILE} is a folder, where tinylens keeps "
+    assert " ".join(str(error.value).split()) == (f"{out / survey_workers.SURVEY_LOCK_FILE} is a folder, where tinylens keeps "
                                                   f"the lock file that stops two processes writing {out} at once. "
                                                   "Remove or rename it, and run the same command (or run_survey "
                                                   "call) again.")
     assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
-    assert not client.called and sorted(p.name for p in out.iterdir()) == [runner.SURVEY_LOCK_FILE]
+    assert not client.called and sorted(p.name for p in out.iterdir()) == [survey_workers.SURVEY_LOCK_FILE]
 
 
 @pytest.mark.slow
@@ -3346,13 +3347,13 @@ def test_workers_that_cannot_import_tinylens_are_refused_with_their_addresses(tm
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "TASK_MODULE", "tinylens_not_installed.runner", raising=False)
+    monkeypatch.setattr(survey_workers, "TASK_MODULE", "tinylens_not_installed.runner", raising=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         addresses = list(cluster.workers[name].address for name in cluster.workers)
         with pytest.raises(TinyLensError) as caught:
             runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                               scheduler=cluster.scheduler_address, progress=False)
-        monkeypatch.setattr(runner, "TASK_MODULE", "tinylens.survey.task")  # what they import: no complaint
+        monkeypatch.setattr(survey_workers, "TASK_MODULE", "tinylens.survey.task")  # what they import: no complaint
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=cluster.scheduler_address, progress=False)
     text = str(caught.value)
@@ -3373,7 +3374,7 @@ def test_a_refused_cluster_leaves_the_output_folder_as_it_was(tmp_path, mock_sur
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "TASK_MODULE", "tinylens_not_installed.runner", raising=False)
+    monkeypatch.setattr(survey_workers, "TASK_MODULE", "tinylens_not_installed.runner", raising=False)
     old = tmp_path / "old"
     (old / "lenses" / "lens_a").mkdir(parents=True)
     (old / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
@@ -3838,10 +3839,10 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
                     "tcp://10.0.0.3:1": str(elsewhere / "missing.lock"), "tcp://10.0.0.4:1": str(elsewhere / "other.lock")}
             return {address: function(path, folders, timeout) for address, path in seen.items()}
 
-    with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
+    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE) as locked:
         assert locked
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_folders(Workers(), out, lens_dir)
+            survey_workers.check_worker_folders(Workers(), out, lens_dir)
     text = " ".join(str(caught.value).split())
     assert text.startswith("2 of the 4 Dask workers do not see the survey's folders as this process does "
                            f"(tcp://10.0.0.3:1, tcp://10.0.0.4:1: e.g. tcp://10.0.0.3:1 does not see --out (run_survey: out=) {out})."), text
@@ -3870,13 +3871,13 @@ def test_a_worker_whose_file_system_hangs_is_named_and_the_survey_goes_on(tmp_pa
     lens_dir, out = tmp_path / "lenses", tmp_path / "out"
     lens_dir.mkdir()
     out.mkdir()
-    with _hung_file(out / runner.SURVEY_LOCK_FILE), \
+    with _hung_file(out / survey_workers.SURVEY_LOCK_FILE), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         worker = next(iter(cluster.workers.values())).address
         start = time.monotonic()
         with pytest.warns(DataWarning) as caught:
-            runner.check_worker_folders(client, out, lens_dir, timeout=0.5)
+            survey_workers.check_worker_folders(client, out, lens_dir, timeout=0.5)
         took = time.monotonic() - start
     assert took < 5, took
     text = " ".join(str(caught[0].message).split())
@@ -3913,7 +3914,7 @@ def test_workers_whose_folder_check_fails_or_a_cluster_that_does_not_answer_are_
             raise self.error
 
     with pytest.warns(DataWarning) as caught, pytest.raises(TinyLensError) as refused:
-        runner.check_worker_folders(Workers(), out, lens_dir, timeout=2)
+        survey_workers.check_worker_folders(Workers(), out, lens_dir, timeout=2)
     assert " ".join(str(caught[0].message).split()).startswith(
         "Whether the Dask workers see the survey's folders as this process does was not checked for 1 of the 3 "
         "workers: on tcp://10.0.0.2:1 the check failed (RuntimeError: comm closed). The survey goes on"), caught[0].message
@@ -3921,7 +3922,7 @@ def test_workers_whose_folder_check_fails_or_a_cluster_that_does_not_answer_are_
     for error, why in [(TimeoutError("timed out after 32.0 s."), "the cluster did not answer within 32 s"),
                        (OSError("Connection refused"), "the cluster could not be asked (OSError: Connection refused)")]:
         with pytest.warns(DataWarning) as caught:
-            runner.check_worker_folders(Unanswered(error), out, lens_dir, timeout=2)
+            survey_workers.check_worker_folders(Unanswered(error), out, lens_dir, timeout=2)
         assert str(caught[0].message).startswith("Whether the Dask workers see the survey's folders as this process "
                                                  f"does was not checked: {why}. The survey goes on"), caught[0].message
 
@@ -4010,7 +4011,7 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
 
 _UNANSWERED_QUESTIONS = {  # what each question gives where the scheduler does not answer
     "in_flight_limit": (lambda client, lens, out: runner._in_flight_limit(client), lambda ok: runner.MIN_IN_FLIGHT),
-    "good_workers": (lambda client, lens, out: runner.good_workers(client, {"tcp://10.0.0.1:1": {}}), lambda ok: None),
+    "good_workers": (lambda client, lens, out: survey_workers.good_workers(client, {"tcp://10.0.0.1:1": {}}), lambda ok: None),
     "memory_restarts": (lambda client, lens, out: runner.memory_restarts(client), lambda ok: {}),
     "task_value": (lambda client, lens, out: runner._task_row(runner._outcome(
         types.SimpleNamespace(status="finished", result=client.scheduler_info, exception=lambda: None), lens, out),
@@ -4359,7 +4360,7 @@ def test_workers_importing_another_tinylens_version_are_refused_by_name():
     mine = (tinylens.__version__, tinylens.__file__)
     client = _Workers({"tcp://10.0.0.1:1": mine, "tcp://10.0.0.2:1": ("0.0.9", "/opt/old/tinylens/__init__.py")})
     with pytest.raises(TinyLensError) as caught:
-        runner.check_worker_imports(client)
+        survey_workers.check_worker_imports(client)
     text = str(caught.value)
     assert "1 of the 2 Dask workers imports another version of tinylens" in text and "so its fits" in text, text
     assert "tcp://10.0.0.2:1: tinylens 0.0.9 from /opt/old/tinylens/__init__.py" in text, text
@@ -4385,7 +4386,7 @@ def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_
              runner.dropped_text(["lens_a"], 1)]
     for client in (NoTinylens(), _Workers({"tcp://10.0.0.2:1": ("0.0.9", "/opt/old/tinylens/__init__.py")})):
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_imports(client)
+            survey_workers.check_worker_imports(client)
         texts.append(str(caught.value))
     assert "another version of tinylens" in texts[-1] and tinylens.__version__ != "0.0.9", texts[-1]
     for text in texts:
@@ -4414,7 +4415,7 @@ def _refused_by_blind_workers(tmp_path: Path) -> pytest.ExceptionInfo[TinyLensEr
     lenses = tmp_path / "lenses"
     lenses.mkdir()
     with pytest.raises(TinyLensError) as caught:
-        runner.check_worker_folders(_BlindWorkers(), tmp_path / "out", lenses)
+        survey_workers.check_worker_folders(_BlindWorkers(), tmp_path / "out", lenses)
     return caught
 
 
@@ -4426,7 +4427,7 @@ def test_the_folder_messages_a_python_caller_can_get_name_the_out_argument_too(t
 
     caught = _refused_by_blind_workers(tmp_path)
     refusal = {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}
-    texts = [str(caught.value), runner.refused_worker_note(refusal, ("1.0", "/here/tinylens/__init__.py")),
+    texts = [str(caught.value), survey_workers.refused_worker_note(refusal, ("1.0", "/here/tinylens/__init__.py")),
              runner.unfitted_text(["lens_a"], {"tcp://w:1": {"unseen": ["/data"]}}, 1)]
     for text in texts:
         text = " ".join(text.split())
@@ -4444,15 +4445,15 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     lenses, out = tmp_path / "lenses", tmp_path / "out"
     lenses.mkdir()
     out.mkdir()
-    with folder_lock(out, runner.SURVEY_LOCK_FILE) as locked:
+    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE) as locked:
         assert locked
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_folders(_BlindWorkers(), out, lenses)
+            survey_workers.check_worker_folders(_BlindWorkers(), out, lenses)
     text = " ".join(str(caught.value).split())
     assert (f"(tcp://w:0 does not see LENS_DIR (run_survey: lens_dir=) {lenses} and --out (run_survey: out=) "
             f"{out})") in text, text
     elsewhere, lens = tmp_path / "node" / "out", discovery.Lens("lens_a", tmp_path / "node" / "lens_a")
-    said = runner.unseen_here(runner.task_view(elsewhere, "", lens))  # a node without either folder
+    said = survey_workers.unseen_here(survey_workers.task_view(elsewhere, "", lens))  # a node without either folder
     assert said == f"the lens folder {lens.folder} and --out (run_survey: out=) {elsewhere}", said
 
 
@@ -4470,10 +4471,10 @@ class _SchedulerOfOneWorker:
         return None
 
     def run(self, function, *args, workers=None, on_error="raise", callback_timeout=None):
-        if function is runner.worker_view:  # (lock, folders, timeout)
+        if function is survey_workers.worker_view:  # (lock, folders, timeout)
             return {"tcp://w:0": (None, list(args[1]))}
         name = args[0].split(":")[1]  # the import check, then the version and file of its tinylens
-        return {"tcp://w:0": {"__name__": runner.TASK_MODULE, "__version__": self.copy[0], "__file__": self.copy[1]}[name]}
+        return {"tcp://w:0": {"__name__": survey_workers.TASK_MODULE, "__version__": self.copy[0], "__file__": self.copy[1]}[name]}
 
 
 @pytest.mark.parametrize("elsewhere", [True, False], ids=["same version elsewhere", "another version"])
@@ -4510,11 +4511,11 @@ def test_no_message_a_run_survey_caller_gets_of_its_workers_says_this_command(tm
     assert not out.exists()  # refused before anything was written
     with warnings.catch_warnings(record=True) as later:
         warnings.simplefilter("always")
-        runner.warn_unchecked(": the cluster could not be asked (OSError: Connection refused)")
+        survey_workers.warn_unchecked(": the cluster could not be asked (OSError: Connection refused)")
     texts += [str(w.message) for w in later]
     for refusal in ({"worker": "tcp://w:1", "version": "0.0.9", "file": "/opt/old/tinylens/__init__.py"},
                     {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}):
-        texts += [runner.refused_worker_note(refusal, mine), runner.unfitted_text(["lens_a"], {"tcp://w:1": refusal}, 0)]
+        texts += [survey_workers.refused_worker_note(refusal, mine), runner.unfitted_text(["lens_a"], {"tcp://w:1": refusal}, 0)]
     for text in texts:
         assert "this command" not in " ".join(text.split()), text
     assert all("this process" in text for text in texts[-5:]), texts[-5:]
@@ -4537,7 +4538,7 @@ def test_the_folder_warnings_a_python_caller_can_get_name_the_out_argument_too(t
     --out'); each now names run_survey's out= too, or says 'this folder'."""
     with pytest.warns(DataWarning) as caught:
         runner.warn_unlocked(tmp_path / "out")
-        runner.warn_unchecked(": the cluster gave no answer")
+        survey_workers.warn_unchecked(": the cluster gave no answer")
     unlocked, unchecked = (" ".join(str(w.message).split()) for w in caught)
     assert "a second tinylens survey started on this folder while" in unlocked, unlocked
     assert unlocked.endswith("(or choose another --out (run_survey: out=) on a disk with locks)."), unlocked
@@ -4551,7 +4552,7 @@ def test_a_linked_lens_folder_a_worker_must_see_is_named_by_run_surveys_lens_dir
     to a Python caller of run_survey too, was 'the lens folder lens_a that LENS_DIR links to', the
     command line's word alone; it now names run_survey's lens_dir= too."""
     lens_dir, scratch = tmp_path / "lenses", tmp_path / "scratch"
-    folders = runner.seen_folders(lens_dir, [discovery.Lens("lens_a", scratch / "lens_a"), discovery.Lens("lens_b", lens_dir / "lens_b")])
+    folders = survey_workers.seen_folders(lens_dir, [discovery.Lens("lens_a", scratch / "lens_a"), discovery.Lens("lens_b", lens_dir / "lens_b")])
     assert folders == {str(lens_dir): f"LENS_DIR (run_survey: lens_dir=) {lens_dir}",
                        str(scratch / "lens_a"): f"{scratch / 'lens_a'}, the lens folder lens_a that LENS_DIR "
                                                 "(run_survey: lens_dir=) links to"}, folders
@@ -4600,12 +4601,12 @@ def test_workers_importing_tinylens_from_another_place_are_warned_of_by_name():
     mine = (tinylens.__version__, tinylens.__file__)
     other = (mine[0], "/home/me/old-checkout/src/tinylens/__init__.py")
     with pytest.warns(ConfigWarning) as caught:
-        runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine, "tcp://10.0.0.2:1": other}))
+        survey_workers.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine, "tcp://10.0.0.2:1": other}))
     text = str(caught[0].message)
     assert f"tcp://10.0.0.2:1: tinylens {mine[0]} from {other[1]}" in text and mine[1] in text, text
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        runner.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine}))  # the same copy: no word
+        survey_workers.check_worker_imports(_Workers({"tcp://10.0.0.1:1": mine}))  # the same copy: no word
 
 
 def test_a_worker_whose_tinylens_import_hangs_is_named_and_the_survey_goes_on(tmp_path, monkeypatch):
@@ -4631,7 +4632,7 @@ def test_a_worker_whose_tinylens_import_hangs_is_named_and_the_survey_goes_on(tm
         try:
             worker = next(iter(cluster.workers.values())).address
             with pytest.warns(ConfigWarning) as caught:
-                runner.check_worker_imports(client, name, timeout=0.5)
+                survey_workers.check_worker_imports(client, name, timeout=0.5)
         finally:
             release.cancel()
     texts = [" ".join(str(w.message).split()) for w in caught]
@@ -4652,7 +4653,7 @@ def test_a_cluster_that_does_not_answer_the_import_check_is_warned_of_and_asked_
             raise TimeoutError(f"timed out after {callback_timeout} s.")
 
     with pytest.warns(ConfigWarning) as caught:
-        runner.check_worker_imports(Unanswered(), timeout=2)
+        survey_workers.check_worker_imports(Unanswered(), timeout=2)
     assert str(caught[0].message).startswith("Which tinylens the Dask workers import was not checked: the cluster "
                                              "did not answer within 32 s. The survey goes on"), caught[0].message
 
@@ -4699,7 +4700,7 @@ def test_a_cluster_that_cannot_be_asked_for_its_workers_tinylens_is_warned_of_na
             return super().run(function, target, timeout, workers, on_error, callback_timeout)
 
     with pytest.warns(ConfigWarning) as caught:
-        runner.check_worker_imports(Failing({"tcp://10.0.0.1:1": (tinylens.__version__, tinylens.__file__)}), timeout=2)
+        survey_workers.check_worker_imports(Failing({"tcp://10.0.0.1:1": (tinylens.__version__, tinylens.__file__)}), timeout=2)
     texts = [" ".join(str(w.message).split()) for w in caught if issubclass(w.category, ConfigWarning)]
     assert len(texts) == 1 and texts[0].startswith(
         "Which tinylens the Dask workers import was not checked: the cluster could not be asked (CommClosedError: in "
@@ -4728,10 +4729,10 @@ def test_a_worker_whose_tinylens_import_hangs_is_waited_for_once_per_ask_of_the_
             return {address: None if address == "tcp://w:1" else mine[name == "__file__"] for address in asked}
 
     client = OneHung()
-    assert runner.worker_copies(client, timeout=2) == {"tcp://w:2": mine}
+    assert survey_workers.worker_copies(client, timeout=2) == {"tcp://w:2": mine}
     assert client.waited == 2
-    assert runner.task_copies(client) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
-    assert client.waited == 2 + runner.IMPORT_CHECK_SECONDS
+    assert survey_workers.task_copies(client) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
+    assert client.waited == 2 + survey_workers.IMPORT_CHECK_SECONDS
 
 
 def test_a_worker_whose_tinylens_import_hangs_is_not_asked_again_by_the_later_checks(tmp_path):
@@ -4767,16 +4768,16 @@ def test_a_worker_whose_tinylens_import_hangs_is_not_asked_again_by_the_later_ch
 
     client = OneHung()
     with pytest.warns(ConfigWarning):
-        silent = runner.check_worker_imports(client, timeout=2)
+        silent = survey_workers.check_worker_imports(client, timeout=2)
     assert silent == ["tcp://w:1"] and client.waited == 2
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the worker asked sees the folders: no word
-        runner.check_worker_folders(client, out, lens_dir, timeout=2, skip=silent)
-    assert runner.task_copies(client, silent) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
+        survey_workers.check_worker_folders(client, out, lens_dir, timeout=2, skip=silent)
+    assert survey_workers.task_copies(client, silent) == (mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
     assert client.waited == 2  # not waited for again
     client.addresses = ["tcp://w:1"]  # the one worker: nobody is asked
-    runner.check_worker_folders(client, out, lens_dir, timeout=2, skip=silent)
-    assert runner.task_copies(client, silent)[0] == mine[0] and client.waited == 2
+    survey_workers.check_worker_folders(client, out, lens_dir, timeout=2, skip=silent)
+    assert survey_workers.task_copies(client, silent)[0] == mine[0] and client.waited == 2
 
 
 def test_a_folder_check_leaving_out_a_silent_worker_warns_when_the_scheduler_cannot_list_its_workers(tmp_path):
@@ -4799,7 +4800,7 @@ def test_a_folder_check_leaving_out_a_silent_worker_warns_when_the_scheduler_can
             raise OSError("Connection refused")
 
     with pytest.warns(DataWarning) as caught:
-        runner.check_worker_folders(Unlisted(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
+        survey_workers.check_worker_folders(Unlisted(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
     assert len(caught) == 1, [str(w.message) for w in caught]
     assert str(caught[0].message).startswith(
         "Whether the Dask workers see the survey's folders as this process does was not checked: the cluster could "
@@ -4807,7 +4808,7 @@ def test_a_folder_check_leaving_out_a_silent_worker_warns_when_the_scheduler_can
     mine = (tinylens.__version__, str(tinylens.__file__))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert runner.task_copies(Unlisted(), ["tcp://w:1"]) == (
+        assert survey_workers.task_copies(Unlisted(), ["tcp://w:1"]) == (
             mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
 
 
@@ -4836,11 +4837,11 @@ def test_a_folder_check_that_leaves_out_a_silent_worker_counts_it_among_the_clus
 
     if answer == "blind":
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_folders(TwoWorkers(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
+            survey_workers.check_worker_folders(TwoWorkers(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
         assert str(caught.value).startswith("1 of the 2 Dask workers does not see the survey's folders"), caught.value
     else:
         with pytest.warns(DataWarning) as caught:
-            runner.check_worker_folders(TwoWorkers(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
+            survey_workers.check_worker_folders(TwoWorkers(), out, lens_dir, timeout=2, skip=["tcp://w:1"])
         text = " ".join(str(caught[0].message).split())
         assert " was not checked for 1 of the 2 workers: on tcp://w:2 the check failed" in text, text
 
@@ -4861,7 +4862,7 @@ def test_a_folder_check_not_made_says_what_the_tasks_do_of_a_worker_that_does_no
             raise TimeoutError
 
     with pytest.warns(DataWarning) as caught:
-        runner.check_worker_folders(Silent(), out, lens_dir, timeout=2)
+        survey_workers.check_worker_folders(Silent(), out, lens_dir, timeout=2)
     text = " ".join(str(caught[0].message).split())
     assert "fails its lenses" not in text, text
     assert ("The survey goes on: each task asks its worker whether it sees its lens folder and --out (run_survey: "
@@ -4881,7 +4882,7 @@ def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     given: dict[str, Any] = {}
-    check_worker_folders, fit_lenses = runner.check_worker_folders, runner._fit_lenses
+    check_worker_folders, fit_lenses = survey_workers.check_worker_folders, runner._fit_lenses
 
     def folders_checked(*args, skip=(), **kwargs):
         given["folders"] = list(skip)
@@ -4937,18 +4938,18 @@ def test_a_worker_whose_tinylens_copy_gave_no_answer_is_not_asked_again_when_fit
 
     client, unchecked = HungCopy(), {}
     with pytest.warns(ConfigWarning):
-        assert runner.check_worker_imports(client, timeout=2, unchecked=unchecked) == []
+        assert survey_workers.check_worker_imports(client, timeout=2, unchecked=unchecked) == []
     assert list(unchecked) == ["tcp://w:1"] and client.waited == 2
-    assert runner.unasked_copies([], unchecked) == ["tcp://w:1"]
-    assert runner.unasked_copies(["tcp://w:0"], {runner.EVERY_WORKER: "why", "tcp://w:0": "why"}) == ["tcp://w:0"]
-    assert runner.task_copies(client, runner.unasked_copies([], unchecked)) == (
+    assert survey_workers.unasked_copies([], unchecked) == ["tcp://w:1"]
+    assert survey_workers.unasked_copies(["tcp://w:0"], {survey_workers.EVERY_WORKER: "why", "tcp://w:0": "why"}) == ["tcp://w:0"]
+    assert survey_workers.task_copies(client, survey_workers.unasked_copies([], unchecked)) == (
         mine[0], tuple(dict.fromkeys([mine[1], os.path.realpath(mine[1])])))
     assert client.waited == 2  # not waited for again
 
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     skipped: list[list[str]] = []
-    task_copies = runner.task_copies
+    task_copies = survey_workers.task_copies
 
     def copies_asked(client, skip=()):
         skipped.append(list(skip))
@@ -4975,10 +4976,10 @@ def test_workers_that_gave_no_answer_are_said_as_one_or_as_several():
     'it reads' / 'it imports from', several 'they read' / 'they import from'. (Clients faked.)"""
     from tinylens.errors import ConfigWarning
 
-    assert runner.unchecked_text({"tcp://w:1": None}, 0.5) == (
+    assert survey_workers.unchecked_text({"tcp://w:1": None}, 0.5) == (
         "tcp://w:1 gave no answer within 0.5 s (does a file system it reads hang, such as an NFS mount whose server "
         "is down?)")
-    assert runner.unchecked_text({"tcp://w:1": None, "tcp://w:2": None}, 2) == (
+    assert survey_workers.unchecked_text({"tcp://w:1": None, "tcp://w:2": None}, 2) == (
         "tcp://w:1, tcp://w:2 gave no answer within 2 s (does a file system they read hang, such as an NFS mount "
         "whose server is down?)")
 
@@ -4996,7 +4997,7 @@ def test_workers_that_gave_no_answer_are_said_as_one_or_as_several():
                             (["tcp://w:1", "tcp://w:2"], "for 2 of the 2 workers: tcp://w:1, tcp://w:2 gave no answer "
                                                          "within 2 s (does a file system they import from hang,")]:
         with pytest.warns(ConfigWarning) as caught:
-            runner.check_worker_imports(Silent(*addresses), timeout=2)
+            survey_workers.check_worker_imports(Silent(*addresses), timeout=2)
         assert " ".join(str(caught[0].message).split()).startswith(
             f"Which tinylens the Dask workers import was not checked {said} such as an NFS mount whose server is "
             "down?). The survey goes on"), caught[0].message
@@ -5011,9 +5012,9 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
 
     from tinylens.errors import ConfigWarning
 
-    assert runner.some_workers(1, 1) == "The one Dask worker"
-    assert runner.some_workers(1, 2) == "1 of the 2 Dask workers"
-    assert runner.some_workers(2, 4) == "2 of the 4 Dask workers"
+    assert survey_workers.some_workers(1, 1) == "The one Dask worker"
+    assert survey_workers.some_workers(1, 2) == "1 of the 2 Dask workers"
+    assert survey_workers.some_workers(2, 4) == "2 of the 4 Dask workers"
     mine, old = (tinylens.__version__, tinylens.__file__), ("0.0.9", "/opt/old/tinylens/__init__.py")
     other = (mine[0], "/home/me/old-checkout/src/tinylens/__init__.py")
     cases = [({"tcp://w:1": old}, "The one Dask worker imports another version of tinylens than this process "
@@ -5022,11 +5023,11 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
               "of tinylens than this process (tcp://w:1: tinylens 0.0.9", "so their fits")]
     for copies, start, then in cases:
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_imports(_Workers(copies))
+            survey_workers.check_worker_imports(_Workers(copies))
         text = " ".join(str(caught.value).split())
         assert text.startswith(start) and then in text, text
     with pytest.warns(ConfigWarning) as caught:
-        runner.check_worker_imports(_Workers({"tcp://w:1": other}))
+        survey_workers.check_worker_imports(_Workers({"tcp://w:1": other}))
     text = " ".join(str(caught[0].message).split())
     assert text.startswith("The one Dask worker imports tinylens from another place than this process") and \
         "; it fits the lenses with its copy." in text, text
@@ -5044,7 +5045,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
                            (2, "2 of the 2 Dask workers cannot import tinylens (tcp://w:0, tcp://w:1: ",
                             "so they could not run")]:
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_imports(NoTinylens(n))
+            survey_workers.check_worker_imports(NoTinylens(n))
         text = " ".join(str(caught.value).split())
         assert text.startswith(start) and then in text, text
 
@@ -5054,7 +5055,7 @@ def test_the_messages_on_some_dask_workers_read_right_for_one_of_one_one_of_many
                      (2, "2 of the 2 Dask workers do not see the survey's folders as this process does (tcp://w:0, "
                       "tcp://w:1: e.g. tcp://w:0 does ")]:
         with pytest.raises(TinyLensError) as caught:
-            runner.check_worker_folders(_BlindWorkers(n), tmp_path / "out", lenses)
+            survey_workers.check_worker_folders(_BlindWorkers(n), tmp_path / "out", lenses)
         text = " ".join(str(caught.value).split())
         assert text.startswith(start + f"not see LENS_DIR (run_survey: lens_dir=) {lenses})."), text
 
@@ -5137,16 +5138,16 @@ def test_a_task_runs_only_with_the_tinylens_of_its_survey(tmp_path, monkeypatch)
     import tinylens
     from survey_mocks import echo_truth_path
 
-    version, file = runner.my_copy()
+    version, file = survey_workers.my_copy()
     linked = tmp_path / "link"
     linked.symlink_to(Path(file).parent)
     monkeypatch.setattr(tinylens, "__file__", str(linked / "__init__.py"))  # as the worker imported it
     fit = f"{echo_truth_path.__module__}:{echo_truth_path.__name__}"
     folder = tmp_path / "lenses" / "lens_a"
-    assert runner.checked_task((version, (file,)), fit, "lens_a", {}, str(folder), truth_path="t.json")["reason"] == "t.json"
+    assert survey_workers.checked_task((version, (file,)), fit, "lens_a", {}, str(folder), truth_path="t.json")["reason"] == "t.json"
     other = tmp_path / "lenses" / "lens_b"
-    refusal = runner.checked_task(("0.0.9", (file,)), fit, "lens_b", {}, str(other))
-    assert refusal == {"lens_id": "lens_b", "status": runner.REFUSED, "worker": "?", "version": version,
+    refusal = survey_workers.checked_task(("0.0.9", (file,)), fit, "lens_b", {}, str(other))
+    assert refusal == {"lens_id": "lens_b", "status": survey_workers.REFUSED, "worker": "?", "version": version,
                        "file": str(linked / "__init__.py")}
     assert not other.exists()
 
@@ -5159,20 +5160,20 @@ def test_a_task_runs_only_where_its_worker_sees_the_lens_folder_and_out(tmp_path
     tinylens version cannot tell (a checkout from before the check), as before it."""
     from survey_mocks import echo_truth_path
 
-    allowed = (runner.my_copy()[0], (runner.my_copy()[1],))
+    allowed = (survey_workers.my_copy()[0], (survey_workers.my_copy()[1],))
     fit = f"{echo_truth_path.__module__}:{echo_truth_path.__name__}"
     out, lens = tmp_path / "out", discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     out.mkdir()
-    seen = runner.task_view(out, "", lens)
-    refusal = runner.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)
-    assert refusal == {"lens_id": "lens_a", "status": runner.REFUSED, "worker": "?",
+    seen = survey_workers.task_view(out, "", lens)
+    refusal = survey_workers.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)
+    assert refusal == {"lens_id": "lens_a", "status": survey_workers.REFUSED, "worker": "?",
                        "unseen": f"the lens folder {lens.folder}"}
     assert not (out / runner.LENSES_DIR).exists()
     lens.folder.mkdir(parents=True)
-    assert runner.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)["status"] == "ok"
-    monkeypatch.delattr(runner, "unseen_here")
-    assert runner.checked_task(allowed, fit, "lens_b", {}, str(out / "b"),
-                               seen=runner.task_view(tmp_path / "gone", "", lens))["status"] == "ok"
+    assert survey_workers.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)["status"] == "ok"
+    monkeypatch.delattr(survey_workers, "unseen_here")
+    assert survey_workers.checked_task(allowed, fit, "lens_b", {}, str(out / "b"),
+                               seen=survey_workers.task_view(tmp_path / "gone", "", lens))["status"] == "ok"
 
 @contextlib.contextmanager
 def _late_worker(address: str, preload: Path) -> Iterator[None]:
@@ -5259,14 +5260,14 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     out, lenses = _survey_folders(tmp_path, 3)
-    blind, view_here = [], runner._view
+    blind, view_here = [], survey_workers._view
 
     def view_of_its_node(lock, folders):  # what the worker `blind` sees, the others seeing this process's disk
         return view(lock, folders) if get_worker().address in blind else view_here(lock, folders)
 
-    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
         blind.append(next(iter(cluster.workers.values())).address)
         with pytest.raises(TinyLensError) as caught:  # only the blind worker: nothing fitted
             runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
@@ -5301,14 +5302,14 @@ def test_lenses_an_idle_refusing_worker_keeps_taking_are_fitted_by_the_busy_good
 
     monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
     out, lenses = _survey_folders(tmp_path, 8)
-    blind, view_here = [], runner._view
+    blind, view_here = [], survey_workers._view
 
     def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
         return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
 
-    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
         blind.append(sorted(cluster.workers.values(), key=lambda worker: worker.address)[0].address)
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 2, None, False, client=client, check_folders=True)
     assert frame["status"].tolist() == ["ok"] * 8
@@ -5334,20 +5335,20 @@ def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_
     other = {"worker": "tcp://w:1", "version": "0.0.9", "file": "/old/tinylens/__init__.py"}
     unasked = "its tinylens import gave no answer when the survey checked its workers, so it was not checked then"
     late = "it joined the cluster after the survey checked its workers?"
-    assert unasked in runner.refused_worker_note(other, mine, ["tcp://w:1"])
-    assert late in runner.refused_worker_note(other, mine, ["tcp://w:2"]) and late in runner.refused_worker_note(other, mine)
+    assert unasked in survey_workers.refused_worker_note(other, mine, ["tcp://w:1"])
+    assert late in survey_workers.refused_worker_note(other, mine, ["tcp://w:2"]) and late in survey_workers.refused_worker_note(other, mine)
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     out, lens = tmp_path / "out", discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     out.mkdir()
     lens.folder.mkdir(parents=True)
-    blind, view_here = [], runner._view
+    blind, view_here = [], survey_workers._view
 
     def view_of_its_node(lock, folders):  # the worker `blind` sees no folder, the others this process's disk
         return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
 
-    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
         blind.append(next(iter(cluster.workers.values())).address)
         with pytest.raises(TinyLensError):  # only the blind worker: nothing fitted
             runner._fit_lenses([lens], {}, {}, out, [], 1, None, False, client=client, check_folders=True,
@@ -5375,8 +5376,8 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
     mine = ("1.0", "/here/tinylens/__init__.py")
     blind = {"worker": "tcp://w:1", "unseen": "the lens folder /data/lens_a"}
     late = "joined the cluster"
-    assert late in runner.refused_worker_note(blind, mine, (), {"tcp://w:2": "its check failed (OSError: x)"})
-    said = runner.refused_worker_note(blind, mine, (), {runner.EVERY_WORKER: "the cluster did not answer within 40 s"})
+    assert late in survey_workers.refused_worker_note(blind, mine, (), {"tcp://w:2": "its check failed (OSError: x)"})
+    said = survey_workers.refused_worker_note(blind, mine, (), {survey_workers.EVERY_WORKER: "the cluster did not answer within 40 s"})
     assert "(its folders were not checked when the survey started: the cluster did not answer within 40 s; on a " \
            "node without the survey's disk?)" in said and late not in said, said
 
@@ -5389,8 +5390,8 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
     out.mkdir()
     lens.folder.mkdir(parents=True)
     with pytest.warns(DataWarning):
-        unasked = runner.check_worker_folders(Unanswered(), out, lens_dir, timeout=2)
-    assert list(unasked) == [runner.EVERY_WORKER], unasked
+        unasked = survey_workers.check_worker_folders(Unanswered(), out, lens_dir, timeout=2)
+    assert list(unasked) == [survey_workers.EVERY_WORKER], unasked
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     checked = []
 
@@ -5400,12 +5401,12 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
             raise RuntimeError("stale file handle")
         return None, list(folders)
 
-    monkeypatch.setattr(runner, "_view", view_of_its_node)
+    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
         worker = next(iter(cluster.workers.values())).address
         with pytest.warns(DataWarning):
-            unchecked = runner.check_worker_folders(client, out, lens_dir, [lens], timeout=30)
+            unchecked = survey_workers.check_worker_folders(client, out, lens_dir, [lens], timeout=30)
         assert unchecked == {worker: "its check failed (RuntimeError: stale file handle)"}, unchecked
         with pytest.raises(TinyLensError):  # only the blind worker: nothing fitted
             runner._fit_lenses([lens], {}, {}, out, [], 1, None, False, client=client, check_folders=True,
@@ -5434,8 +5435,8 @@ def test_a_refused_worker_whose_tinylens_check_gave_no_answer_is_not_said_to_hav
     mine = (tinylens.__version__, str(tinylens.__file__))
     other = {"worker": "tcp://w:1", "version": "0.0.9", "file": "/old/tinylens/__init__.py"}
     late = "joined the cluster"
-    assert late in runner.refused_worker_note(other, mine, (), None, {"tcp://w:2": "it gave no answer within 2 s"})
-    said = runner.refused_worker_note(other, mine, (), None, {runner.EVERY_WORKER: "the cluster did not answer within 40 s"})
+    assert late in survey_workers.refused_worker_note(other, mine, (), None, {"tcp://w:2": "it gave no answer within 2 s"})
+    said = survey_workers.refused_worker_note(other, mine, (), None, {survey_workers.EVERY_WORKER: "the cluster did not answer within 40 s"})
     assert "(its tinylens was not checked when the survey started: the cluster did not answer within 40 s)" in said \
         and late not in said, said
 
@@ -5445,12 +5446,12 @@ def test_a_refused_worker_whose_tinylens_check_gave_no_answer_is_not_said_to_hav
 
     unchecked: dict[str, str] = {}
     with pytest.warns(ConfigWarning):
-        assert runner.check_worker_imports(Unanswered(), timeout=2, unchecked=unchecked) == []
-    assert list(unchecked) == [runner.EVERY_WORKER] and "did not answer" in unchecked[runner.EVERY_WORKER], unchecked
+        assert survey_workers.check_worker_imports(Unanswered(), timeout=2, unchecked=unchecked) == []
+    assert list(unchecked) == [survey_workers.EVERY_WORKER] and "did not answer" in unchecked[survey_workers.EVERY_WORKER], unchecked
 
     unchecked = {}  # tcp://w:1 answers the import and its version, not its file
     with pytest.warns(ConfigWarning):
-        runner.check_worker_imports(_Workers({"tcp://w:1": (mine[0], None), "tcp://w:2": mine}), timeout=2,
+        survey_workers.check_worker_imports(_Workers({"tcp://w:1": (mine[0], None), "tcp://w:2": mine}), timeout=2,
                                     unchecked=unchecked)
     assert unchecked == {"tcp://w:1": "it gave no answer within 2 s"}, unchecked
 
@@ -5462,11 +5463,11 @@ def test_a_refused_worker_whose_tinylens_check_gave_no_answer_is_not_said_to_hav
 
     unchecked = {}
     with pytest.warns(ConfigWarning):
-        runner.check_worker_imports(VersionsFail({"tcp://w:1": mine}), timeout=2, unchecked=unchecked)
+        survey_workers.check_worker_imports(VersionsFail({"tcp://w:1": mine}), timeout=2, unchecked=unchecked)
     assert unchecked == {"tcp://w:1": "the cluster could not be asked (OSError: connection reset)"}, unchecked
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "my_copy", lambda: ("0.0.0+survey", mine[1]))  # the worker runs another version
+    monkeypatch.setattr(survey_workers, "my_copy", lambda: ("0.0.0+survey", mine[1]))  # the worker runs another version
     out, lens = tmp_path / "out", discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     out.mkdir()
     lens.folder.mkdir(parents=True)
@@ -5501,7 +5502,7 @@ def test_a_lens_folder_removed_during_a_survey_is_not_blamed_on_the_workers(tmp_
     lenses = [discovery.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(2)]
     lenses[0].folder.mkdir(parents=True)  # lens_1's folder: removed since the survey found it
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, runner.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
     assert sorted(frame["lens_id"]) == ["lens_0", "lens_1"]  # lens_1's fit ran (the real one fails it)
     err = " ".join(capsys.readouterr().err.split())
