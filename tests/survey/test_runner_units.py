@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import deaths
 from tinylens.survey import workers as survey_workers
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import task
@@ -2254,7 +2255,7 @@ class _Records(logging.Handler):
 @contextlib.contextmanager
 def _scheduler_records() -> Iterator[_Records]:
     handler = _Records()
-    logger = logging.getLogger(runner.SCHEDULER_LOGGER)
+    logger = logging.getLogger(deaths.SCHEDULER_LOGGER)
     logger.addHandler(handler)
     try:
         yield handler
@@ -2288,12 +2289,12 @@ def test_a_lens_that_kills_its_worker_fails_alone(tmp_path, monkeypatch, capsys)
     assert attempts.attempts(lenses[0].output(tmp_path)) == 1  # killed once: not submitted again
     # the scheduler's ERROR line for the lens that failed for good only
     assert len(seen.errors()) == 1 and "marked as failed because 1 workers died" in seen.errors()[0], seen.errors()
-    assert runner.KilledWorkerLines.task_of(next(r for r in seen.records if r.levelno >= logging.ERROR)) in reason
+    assert deaths.KilledWorkerLines.task_of(next(r for r in seen.records if r.levelno >= logging.ERROR)) in reason
     err = " ".join(capsys.readouterr().err.split())
     assert "lens_next: the Dask worker holding it died before its fit started" in err, err  # 1 death allowed
     assert "it is fitted again (resubmission 1 of at most 3)" in err and "lens_kill:" not in err, err
-    assert runner.SCHEDULER_LOGGER not in err  # the filter is gone with the survey
-    assert not logging.getLogger(runner.SCHEDULER_LOGGER).filters
+    assert deaths.SCHEDULER_LOGGER not in err  # the filter is gone with the survey
+    assert not logging.getLogger(deaths.SCHEDULER_LOGGER).filters
 
 
 def test_a_lens_whose_worker_is_killed_mid_fit_is_said_to_be_fitted_again(tmp_path, monkeypatch, capsys):
@@ -2310,7 +2311,7 @@ def test_a_lens_whose_worker_is_killed_mid_fit_is_said_to_be_fitted_again(tmp_pa
     monkeypatch.setattr(runner, "fit_lens", fit_killing_its_first_worker)
     # Each death's note asks for the nanny's memory event again after this wait, which outlasted the
     # survey after the last death: its note was dropped, at random in CI with the wait of 1 s.
-    monkeypatch.setattr(runner, "MEMORY_EVENT_WAIT", 4.0)
+    monkeypatch.setattr(deaths, "MEMORY_EVENT_WAIT", 4.0)
     names = ["lens_once", "lens_once_checkpointed", "lens_plain"]
     lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -2395,7 +2396,7 @@ def test_a_worker_that_held_a_retried_lens_queued_behind_the_fit_that_killed_it_
     from survey_mocks import fit_raising_once_before_a_killer
 
     monkeypatch.setattr(runner, "fit_lens", fit_raising_once_before_a_killer)
-    monkeypatch.setattr(runner, "MEMORY_EVENT_WAIT", 4.0)  # the last death's note said before the survey ends
+    monkeypatch.setattr(deaths, "MEMORY_EVENT_WAIT", 4.0)  # the last death's note said before the survey ends
     names = ["lens_retried", "lens_killer"]  # submitted in this order: the killer waits behind the retried lens
     lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -2418,21 +2419,21 @@ def test_the_deaths_that_stopped_a_fit_are_counted_per_task_and_per_worker():
         return _Future("error", error=KilledWorker("fit_lens-1", SimpleNamespace(address=last), 3))
 
     # two fits raised on w1 and a third was stopped there; w2 stopped one; w3 and w4 held it queued
-    assert runner.fits_killed(killed("w4"), ["w1", "w1", "w1", "w2"], ["w1", "w2", "w3"], 3) == 2
+    assert deaths.fits_killed(killed("w4"), ["w1", "w1", "w1", "w2"], ["w1", "w2", "w3"], 3) == 2
     # two fits raised on w2 and the retry waited there behind another lens when w2 died: no fit stopped
-    assert runner.fits_killed(killed("w4"), ["w2", "w2", "w3", "w4"], ["w1", "w2", "w3"], 3, raised=2) == 2
+    assert deaths.fits_killed(killed("w4"), ["w2", "w2", "w3", "w4"], ["w1", "w2", "w3"], 3, raised=2) == 2
     # the last death's event not come yet: its worker is the KilledWorker's
-    assert runner.fits_killed(killed("w2"), ["w1", "w2"], ["w1", "w3", "w4"], 3) == 2
+    assert deaths.fits_killed(killed("w2"), ["w1", "w2"], ["w1", "w3", "w4"], 3) == 2
     # one address that died twice (a worker restarted on a fixed port) with one fit started there
-    assert runner.fits_killed(killed("w1"), ["w1"], ["w1", "w1", "w2"], 3) == 1
+    assert deaths.fits_killed(killed("w1"), ["w1"], ["w1", "w1", "w2"], 3) == 1
     # every death stopped a fit: the lens's own doing
-    assert runner.fits_killed(killed("w4"), ["w1", "w2", "w3", "w4"], ["w1", "w2", "w3"], 3) == 4
+    assert deaths.fits_killed(killed("w4"), ["w1", "w2", "w3", "w4"], ["w1", "w2", "w3"], 3) == 4
     # fits whose line names no worker count as stopped, at most one per death
-    assert runner.fits_killed(killed("w4"), ["", "", "", "", ""], ["w1", "w2", "w3"], 3) == 4
+    assert deaths.fits_killed(killed("w4"), ["", "", "", "", ""], ["w1", "w2", "w3"], 3) == 4
     # no events from the scheduler: each fit since the task's submission counts
-    assert runner.fits_killed(killed("w4"), ["w1", "w9"], [], 3) == 2
-    assert runner.fits_killed(killed("w4"), ["w1", "w9", "w9"], [], 3, raised=2) == 1
-    assert runner.fits_killed(_Future("error", error=MemoryError("x")), ["w1"], [], 0) == 1
+    assert deaths.fits_killed(killed("w4"), ["w1", "w9"], [], 3) == 2
+    assert deaths.fits_killed(killed("w4"), ["w1", "w9", "w9"], [], 3, raised=2) == 1
+    assert deaths.fits_killed(_Future("error", error=MemoryError("x")), ["w1"], [], 0) == 1
 
 
 #: The calls of :func:`_raising_once` (an in-process cluster's task: this process's objects).
@@ -2464,11 +2465,11 @@ def test_the_scheduler_asked_about_a_task_and_not_answering_holds_the_survey_no_
     with dask.config.set({"distributed.scheduler.allowed-failures": 2}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        future = client.submit(_raising_once, "a", pure=False, retries=runner.RETRIES)
+        future = client.submit(_raising_once, "a", pure=False, retries=deaths.RETRIES)
         assert future.result() == "a" and _RAISED["a"] == 2
-        assert runner.task_raises(client, future.key) == 1  # an answering scheduler: its count
+        assert deaths.task_raises(client, future.key) == 1  # an answering scheduler: its count
         with dask.config.set({"distributed.scheduler.allowed-failures": 5}):
-            assert runner._allowed_failures(client) == 2  # the scheduler's, not this process's
+            assert deaths._allowed_failures(client) == 2  # the scheduler's, not this process's
 
         async def never(*args: Any, **kwargs: Any) -> None:  # a call taken, never answered
             await asyncio.sleep(3600)
@@ -2477,9 +2478,9 @@ def test_the_scheduler_asked_about_a_task_and_not_answering_holds_the_survey_no_
         answers: dict[str, int] = {}
 
         def ask() -> None:
-            answers["raises"] = runner.task_raises(client, future.key)
+            answers["raises"] = deaths.task_raises(client, future.key)
             with dask.config.set({"distributed.scheduler.allowed-failures": 5}):
-                answers["allowed"] = runner._allowed_failures(client)
+                answers["allowed"] = deaths._allowed_failures(client)
 
         asking = threading.Thread(target=ask, daemon=True)
         asking.start()
@@ -2542,7 +2543,7 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
     from distributed import LocalCluster
 
     handlers = []
-    opened = runner.Subscription.open
+    opened = deaths.Subscription.open
 
     def open_(self):
         handlers.append(self)
@@ -2557,7 +2558,7 @@ def test_a_removal_event_racing_its_task_result_raises_nothing_on_the_client_loo
 
     _RACE.update(released=threading.Event(), popped=threading.Event(), errors=[],
                  handler=lambda event: handlers[0](event))
-    monkeypatch.setattr(runner.Subscription, "open", open_)
+    monkeypatch.setattr(deaths.Subscription, "open", open_)
     monkeypatch.setattr(attempts, "attempt_lines", attempt_lines)
     monkeypatch.setattr(runner, "fit_lens", _fit_racing_a_removal)
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
@@ -2621,12 +2622,12 @@ def test_only_a_worker_stopped_for_its_memory_makes_an_out_of_memory_reason():
 
     killed = KilledWorker("fit_lens-1", "tcp://w:1", 3)
     restarts = {"tcp://w:1": int(7.26e9)}
-    reason = runner.out_of_memory_reason(killed, restarts, local=False)
+    reason = deaths.out_of_memory_reason(killed, restarts, local=False)
     assert reason.startswith("Out of memory (KilledWorker): Dask stopped the worker fitting it at 7.3 GB"), reason
     assert "after 4 workers died on it; give the Dask workers more memory each (dask worker --memory-limit" in reason
     assert len(reason) <= survey_rows.MAX_REASON
-    assert runner.out_of_memory_reason(killed, {"tcp://other:1": 1}, local=True) is None  # killed otherwise
-    assert runner.out_of_memory_reason(MemoryError("x"), restarts, local=True) is None
+    assert deaths.out_of_memory_reason(killed, {"tcp://other:1": 1}, local=True) is None  # killed otherwise
+    assert deaths.out_of_memory_reason(MemoryError("x"), restarts, local=True) is None
 
 
 def test_the_scheduler_line_of_a_resubmitted_task_is_dropped_and_every_other_shown():
@@ -2634,16 +2635,16 @@ def test_the_scheduler_line_of_a_resubmitted_task_is_dropped_and_every_other_sho
     until the survey settles the task (whichever comes first), dropped if its lens is submitted
     again, shown otherwise; other tasks' lines and other errors pass at once; lines of unsettled
     tasks are shown when the survey ends, and the filter is gone after it."""
-    scheduler = logging.getLogger(runner.SCHEDULER_LOGGER)
+    scheduler = logging.getLogger(deaths.SCHEDULER_LOGGER)
 
     def died(key: str) -> None:
-        scheduler.error(runner.KILLED_WORKER_LOG, key, 1)
+        scheduler.error(deaths.KILLED_WORKER_LOG, key, 1)
 
     def line(key: str) -> str:
-        return runner.KILLED_WORKER_LOG % (key, 1)
+        return deaths.KILLED_WORKER_LOG % (key, 1)
 
     with _scheduler_records() as seen:
-        with runner.killed_worker_lines() as lines:
+        with deaths.killed_worker_lines() as lines:
             for key in ("fit_lens-a", "fit_lens-b", "fit_lens-d", "fit_lens-e", "fit_lens-f"):
                 lines.watch(key)
             died("fit_lens-a")
@@ -2663,10 +2664,10 @@ def test_the_scheduler_line_of_a_resubmitted_task_is_dropped_and_every_other_sho
         assert not scheduler.filters
         died("fit_lens-a")  # another survey's, later
         assert seen.errors()[5:] == [line("fit_lens-a")]
-    assert runner.resubmit_note("lens_x", 2, 1, 4) == (  # said 'the Dask worker(s)' whatever their number
+    assert deaths.resubmit_note("lens_x", 2, 1, 4) == (  # said 'the Dask worker(s)' whatever their number
         "lens_x: the 4 Dask workers holding it died while fitting it 2 times, at most as often as Dask allows, and "
         "Dask gave up on its task (KilledWorker); nothing is lost: it is fitted again (resubmission 1 of at most 3).")
-    assert runner.resubmit_note("lens_x", 0, 2, 1).startswith(
+    assert deaths.resubmit_note("lens_x", 0, 2, 1).startswith(
         "lens_x: the Dask worker holding it died before its fit started, and Dask gave up on its task (KilledWorker); "
         "nothing is lost: it is fitted again (resubmission 2 of at most 3).")
 
@@ -2675,11 +2676,11 @@ def test_only_a_task_killed_while_its_lens_was_not_fitted_is_submitted_again():
     from distributed import KilledWorker
 
     killed = _Future("error", error=KilledWorker("fit_lens-1", "tcp://w", 1))
-    assert runner.killed_while_waiting(killed, fits=0, allowed=0)
-    assert runner.killed_while_waiting(killed, fits=3, allowed=3)
-    assert not runner.killed_while_waiting(killed, fits=4, allowed=3)  # its own fits killed its workers
-    assert not runner.killed_while_waiting(_Future("error", error=MemoryError("out of memory")), fits=0, allowed=3)
-    assert not runner.killed_while_waiting(_Future("cancelled"), fits=0, allowed=3)
+    assert deaths.killed_while_waiting(killed, fits=0, allowed=0)
+    assert deaths.killed_while_waiting(killed, fits=3, allowed=3)
+    assert not deaths.killed_while_waiting(killed, fits=4, allowed=3)  # its own fits killed its workers
+    assert not deaths.killed_while_waiting(_Future("error", error=MemoryError("out of memory")), fits=0, allowed=3)
+    assert not deaths.killed_while_waiting(_Future("cancelled"), fits=0, allowed=3)
 
 
 def test_progress_without_terminal_logs_plain_lines(capsys):
@@ -4012,7 +4013,7 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
 _UNANSWERED_QUESTIONS = {  # what each question gives where the scheduler does not answer
     "in_flight_limit": (lambda client, lens, out: runner._in_flight_limit(client), lambda ok: runner.MIN_IN_FLIGHT),
     "good_workers": (lambda client, lens, out: survey_workers.good_workers(client, {"tcp://10.0.0.1:1": {}}), lambda ok: None),
-    "memory_restarts": (lambda client, lens, out: runner.memory_restarts(client), lambda ok: {}),
+    "memory_restarts": (lambda client, lens, out: deaths.memory_restarts(client), lambda ok: {}),
     "task_value": (lambda client, lens, out: runner._task_row(runner._outcome(
         types.SimpleNamespace(status="finished", result=client.scheduler_info, exception=lambda: None), lens, out),
         lens, out), lambda ok: ok),
@@ -4571,7 +4572,7 @@ def test_the_workers_messages_a_python_caller_can_get_name_the_workers_argument_
     refusal = " ".join(str(caught.value).split())
     assert refusal.startswith("--workers 65 (run_survey: workers=) is more than 32 times the 2 cores"), refusal
     assert refusal.endswith("Give 2 or fewer (at most 64)."), refusal
-    reason = runner.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
+    reason = deaths.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
     assert "; run the survey with fewer --workers (run_survey: workers=) or where there is more memory (each" in reason, reason
     assert len(reason) <= survey_rows.MAX_REASON
 
@@ -4584,7 +4585,7 @@ def test_the_out_of_memory_advice_keeps_more_memory_as_its_second_choice():
     side, the why after them in parentheses."""
     from distributed import KilledWorker
 
-    reason = runner.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
+    reason = deaths.out_of_memory_reason(KilledWorker("fit_lens-1", "tcp://w:1", 0), {"tcp://w:1": int(2e9)}, local=True)
     assert reason.endswith("; run the survey with fewer --workers (run_survey: workers=) or where there is more memory "
                            "(each local worker may use the memory of the machine, or of the batch job, divided by their "
                            "number)."), reason
@@ -5800,7 +5801,7 @@ def test_a_second_worker_death_is_said_though_the_refit_had_started_when_the_fir
     folder.mkdir(parents=True)
     attempts.note_attempt(folder)  # an earlier survey's fit: not this one's
     started = {"lens_a": attempts.attempts(folder)}
-    refits = runner.RefitCounts(started, allowed=3)
+    refits = deaths.RefitCounts(started, allowed=3)
     attempts.note_attempt(folder)  # fit 1 starts on worker 1, which dies
     attempts.note_attempt(folder)  # fit 2 starts on worker 2 before the first death's note reads .attempts
     assert attempts.attempts(folder) - started["lens_a"] == 2
@@ -5820,7 +5821,7 @@ def test_two_deaths_noted_at_once_say_each_started_fit_once(tmp_path):
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     lens.output(out).mkdir(parents=True)
     attempts.note_attempt(lens.output(out))
-    refits = runner.RefitCounts({}, allowed=3)
+    refits = deaths.RefitCounts({}, allowed=3)
     said: list[list] = []
     threads = [threading.Thread(target=lambda: said.append(refits.stopped([lens], out, {}))) for _ in range(8)]
     for thread in threads:
@@ -5843,14 +5844,14 @@ def test_an_event_that_reaches_the_client_after_the_survey_unsubscribed_is_not_h
     client.subscribe_topic = functools.partial(Client.subscribe_topic, client)
     client.unsubscribe_topic = functools.partial(Client.unsubscribe_topic, client)
     handled: list = []
-    events = runner.Subscription(client, runner.WORKER_EVENTS, handled.append).open()
+    events = deaths.Subscription(client, deaths.WORKER_EVENTS, handled.append).open()
     event = (0.0, {"action": "remove-worker", "worker": "tcp://10.0.0.1:1", "processing-tasks": ["k"]})
-    client._event_handlers[runner.WORKER_EVENTS](event)  # as the client's event loop calls it
+    client._event_handlers[deaths.WORKER_EVENTS](event)  # as the client's event loop calls it
     assert handled == [event]
     events.close()
     assert [m["op"] for m in sent] == ["subscribe-topic", "unsubscribe-topic"]
-    assert runner.WORKER_EVENTS in client._event_handlers  # the truth: distributed keeps the handler
-    client._event_handlers[runner.WORKER_EVENTS](event)  # an event already on its way
+    assert deaths.WORKER_EVENTS in client._event_handlers  # the truth: distributed keeps the handler
+    client._event_handlers[deaths.WORKER_EVENTS](event)  # an event already on its way
     assert handled == [event] and events.ended.is_set()
 
 
@@ -5997,14 +5998,14 @@ def test_the_bar_of_a_million_lenses_keeps_its_counts_and_a_known_eta_whole_on_6
     assert wide.file.getvalue().startswith("survey ") and re.search(r" 0:00:1\d ETA 629:59:\d\d", wide.file.getvalue())
 
 
-def _lens_a_refits(tmp_path: Path) -> tuple[Path, discovery.Lens, Path, runner.RefitCounts]:
+def _lens_a_refits(tmp_path: Path) -> tuple[Path, discovery.Lens, Path, deaths.RefitCounts]:
     """A survey's out folder, lens_a with its lens folder made in it, and the RefitCounts of a survey
     that allows 3 deaths a task and has said none against lens_a yet."""
     out = tmp_path / "out"
     lens = discovery.Lens("lens_a", tmp_path / "in" / "lens_a")
     folder = lens.output(out)
     folder.mkdir(parents=True)
-    return out, lens, folder, runner.RefitCounts({"lens_a": 0}, allowed=3)
+    return out, lens, folder, deaths.RefitCounts({"lens_a": 0}, allowed=3)
 
 
 def test_a_worker_that_held_a_retried_lens_queued_is_not_said_to_have_stopped_its_fit(tmp_path):
@@ -6042,7 +6043,7 @@ def test_a_death_is_said_of_a_fit_of_the_task_its_worker_held_that_its_raises_le
     (folder / filenames.ATTEMPTS).write_text(line.format(1))  # fit 0 on W raised; its retry waits on W
     assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.1:4000", tasks) == []
     assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.1:4000") == [lens]  # as it was said
-    refits = runner.RefitCounts({"lens_a": 0}, allowed=3)
+    refits = deaths.RefitCounts({"lens_a": 0}, allowed=3)
     with (folder / filenames.ATTEMPTS).open("a") as handle:  # the retry, fit 1, starts on W, which dies
         handle.write(line.format(1))
     assert refits.stopped([lens], out, {"lens_a": 1}, "tcp://10.0.0.1:4000", tasks) == [lens]
