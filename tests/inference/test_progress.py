@@ -151,7 +151,7 @@ def test_every_progress_gives_plain_lines_on_a_dumb_terminal(monkeypatch):
     were drawn, so a long run said nothing until it ended. All three now agree (draws_live)."""
     from tinylens.inference.progress import draws_live
     from tinylens.survey.population import _progress
-    from tinylens.survey.runner import SurveyProgress
+    from tinylens.survey.progress import SurveyProgress
 
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stderr for a terminal
     for variable in ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import runner
+from tinylens.survey import progress
 from tinylens.survey import task
 from tinylens.survey import resume
 from tinylens.survey import catalog
@@ -72,14 +73,14 @@ def _fits_faked_and_stopped_at_the_second_lens(monkeypatch, stop=None):
     stop = _ctrl_c if stop is None else stop
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    update = runner.SurveyProgress.update
+    update = progress.SurveyProgress.update
 
     def stop_at_the_second(self, row):
         if self.ok:
             stop()
         update(self, row)
 
-    monkeypatch.setattr(runner.SurveyProgress, "update", stop_at_the_second)
+    monkeypatch.setattr(progress.SurveyProgress, "update", stop_at_the_second)
 
 
 @pytest.mark.parametrize("finished", [False, True])

@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import progress
 from tinylens.survey import deaths
 from tinylens.survey import workers as survey_workers
 from tinylens.survey import cluster as survey_cluster
@@ -279,7 +280,7 @@ def test_rows_written_before_critical_flags_get_them_from_result_json(tmp_path):
 def test_progress_line_counts_rate_and_eta():
     times = itertools.chain([1000.0], itertools.repeat(2800.0))  # the start, then 30 min later
     done = [{"status": "ok"}, {"status": "failed"}]
-    bar = runner.SurveyProgress(10, done, enabled=False, clock=lambda: next(times))
+    bar = progress.SurveyProgress(10, done, enabled=False, clock=lambda: next(times))
     bar.update({"status": "ok"})
     bar.update({"status": "failed"})
     # 2 lenses in 1800 s = 4 lenses/h; 6 left -> 1.5 h
@@ -2685,7 +2686,7 @@ def test_only_a_task_killed_while_its_lens_was_not_fitted_is_submitted_again():
 
 def test_progress_without_terminal_logs_plain_lines(capsys):
     times = itertools.chain([0.0], itertools.repeat(3600.0))
-    with runner.SurveyProgress(3, [{"status": "failed"}], enabled=True, clock=lambda: next(times)) as bar:
+    with progress.SurveyProgress(3, [{"status": "failed"}], enabled=True, clock=lambda: next(times)) as bar:
         bar.update({"status": "ok"})  # an hour later: logged (LOG_SECONDS passed)
         bar.update({"status": "ok"})  # the last one: logged
     err = capsys.readouterr().err.splitlines()
@@ -2701,7 +2702,7 @@ def test_a_survey_stopped_before_its_last_lens_logs_the_counts_it_stopped_at(cap
     finished since the last line, and none twice after the last lens."""
     now = [0.0]
     with pytest.raises(KeyboardInterrupt):
-        with runner.SurveyProgress(4, [{"status": "ok"}], enabled=True, clock=lambda: now[0]) as bar:
+        with progress.SurveyProgress(4, [{"status": "ok"}], enabled=True, clock=lambda: now[0]) as bar:
             now[0] = 1800.0
             bar.update({"status": "ok"})  # logged (LOG_SECONDS passed)
             now[0] = 1830.0
@@ -2711,10 +2712,10 @@ def test_a_survey_stopped_before_its_last_lens_logs_the_counts_it_stopped_at(cap
         "survey: 4 lenses, 1 already done, 3 to fit",
         "survey: 2/4 done (2 ok, 0 failed), 2 left, 2 lenses/h, ETA 1h 00m",
         "survey: 3/4 done (2 ok, 1 failed), 1 left, 3.93 lenses/h, ETA 15m 15s"]
-    with runner.SurveyProgress(2, [], enabled=True, clock=lambda: now[0]) as bar:
+    with progress.SurveyProgress(2, [], enabled=True, clock=lambda: now[0]) as bar:
         now[0] += 3600.0
         bar.update({"status": "ok"})
-    with runner.SurveyProgress(2, [], enabled=True, clock=lambda: now[0]):
+    with progress.SurveyProgress(2, [], enabled=True, clock=lambda: now[0]):
         pass
     assert capsys.readouterr().err.splitlines() == [
         "survey: 2 lenses, 0 already done, 2 to fit", "survey: 1/2 done (1 ok, 0 failed), 1 left, 1 lenses/h, ETA 1h 00m",
@@ -2736,8 +2737,8 @@ def test_a_heartbeat_as_the_last_lens_finishes_is_not_logged_beside_its_line(cap
             beat[0].join(timeout=1.0)  # it finishes here where it is not held back by the lock
         return now[0]
 
-    bar = runner.SurveyProgress(1, [], enabled=True, clock=clock)
-    now[0] = runner.HEARTBEAT_SECONDS + runner.LOG_SECONDS
+    bar = progress.SurveyProgress(1, [], enabled=True, clock=clock)
+    now[0] = progress.HEARTBEAT_SECONDS + progress.LOG_SECONDS
     beat.append("armed")
     bar.update({"status": "ok"})
     beat[0].join()
@@ -2748,15 +2749,15 @@ def test_a_heartbeat_as_the_last_lens_finishes_is_not_logged_beside_its_line(cap
 def test_heartbeat_logs_when_nothing_was_for_a_while(capsys):
     """A batch job's log shows the survey alive while its first lenses are fitted."""
     now = [0.0]
-    with runner.SurveyProgress(21, [], enabled=True, clock=lambda: now[0]) as bar:
-        now[0] = runner.HEARTBEAT_SECONDS - 1
+    with progress.SurveyProgress(21, [], enabled=True, clock=lambda: now[0]) as bar:
+        now[0] = progress.HEARTBEAT_SECONDS - 1
         bar.heartbeat()  # too soon: nothing
-        now[0] = runner.HEARTBEAT_SECONDS + 5
+        now[0] = progress.HEARTBEAT_SECONDS + 5
         bar.heartbeat()
         bar.heartbeat()  # just logged: nothing
-        now[0] = runner.HEARTBEAT_SECONDS + runner.LOG_SECONDS + 10
+        now[0] = progress.HEARTBEAT_SECONDS + progress.LOG_SECONDS + 10
         bar.update({"status": "ok"})  # a finished lens is logged as before
-        now[0] += runner.HEARTBEAT_SECONDS - 1
+        now[0] += progress.HEARTBEAT_SECONDS - 1
         bar.heartbeat()  # within the interval since that line: nothing
     err = capsys.readouterr().err.splitlines()
     assert err == ["survey: 21 lenses, 0 already done, 21 to fit",
@@ -2770,15 +2771,15 @@ def test_a_lens_finished_soon_after_a_logged_line_is_logged_once_the_interval_ha
     for minutes with two finished. The heartbeat's thread now logs it once LOG_SECONDS have passed.
     No thread here: heartbeat is called as its thread calls it, on a clock the test sets."""
     now = [0.0]
-    bar = runner.SurveyProgress(3, [], enabled=True, clock=lambda: now[0])
+    bar = progress.SurveyProgress(3, [], enabled=True, clock=lambda: now[0])
     now[0] = 1800.0
     bar.update({"status": "ok"})  # logged
     now[0] = 1830.0
     bar.update({"status": "ok"})  # too soon after it: held back
     bar.heartbeat()  # still too soon: nothing
-    now[0] = 1800.0 + runner.LOG_SECONDS
+    now[0] = 1800.0 + progress.LOG_SECONDS
     bar.heartbeat()  # logged now
-    now[0] += 2 * runner.LOG_SECONDS
+    now[0] += 2 * progress.LOG_SECONDS
     bar.heartbeat()  # nothing new since: nothing
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2, err
@@ -2791,9 +2792,9 @@ def test_heartbeat_thread_runs_while_the_survey_does_and_stops_with_it(capsys, m
     """The heartbeat's thread logs 'still fitting' every HEARTBEAT_SECONDS while the survey runs, and
     stops with it. (Read until two lines came, 60 s at most: a fixed 0.5 s wait for them failed
     where a loaded machine ran the thread late.)"""
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.05)
     during = ""
-    with runner.SurveyProgress(2, [], enabled=True) as bar:
+    with progress.SurveyProgress(2, [], enabled=True) as bar:
         deadline = time.monotonic() + 60
         while during.count("still fitting") < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -3938,7 +3939,7 @@ def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch,
     from survey_mocks import echo_truth_path
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.2)
     lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
     connected, told = runner.connected_workers, []
     with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -3962,10 +3963,10 @@ def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch,
 
 def test_heartbeat_says_when_no_worker_is_connected(capsys):
     now, workers = [0.0], [0]
-    with runner.SurveyProgress(2, [], enabled=True, clock=lambda: now[0], workers=lambda: workers[0]) as bar:
-        now[0] = runner.HEARTBEAT_SECONDS + 5
+    with progress.SurveyProgress(2, [], enabled=True, clock=lambda: now[0], workers=lambda: workers[0]) as bar:
+        now[0] = progress.HEARTBEAT_SECONDS + 5
         bar.heartbeat()
-        now[0], workers[0] = 2 * runner.HEARTBEAT_SECONDS + 10, 3
+        now[0], workers[0] = 2 * progress.HEARTBEAT_SECONDS + 10, 3
         bar.heartbeat()
     err = capsys.readouterr().err.splitlines()
     assert err[1].endswith("; no Dask worker connected, 10m 05s elapsed"), err
@@ -3979,7 +3980,7 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
     The question is now given CONNECT_TIMEOUT (None: not told), the join is bounded, and the thread
     prints nothing once the survey ended. Each wait here is in a thread of its own, given 60 s: without
     the fix the test fails rather than hangs."""
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.05)
     monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.3)
     asked, release = threading.Event(), threading.Event()
 
@@ -3998,7 +3999,7 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
 
     try:
         assert within(lambda: runner.connected_workers(Unanswering())) == [None]
-        bar = runner.SurveyProgress(2, [], enabled=True, workers=lambda: runner.connected_workers(Unanswering()))
+        bar = progress.SurveyProgress(2, [], enabled=True, workers=lambda: runner.connected_workers(Unanswering()))
         bar.__enter__()
         assert asked.wait(60)
         bar.update({"status": "ok"})
@@ -4156,13 +4157,13 @@ def test_heartbeat_of_a_one_lens_survey_says_its_stage(tmp_path, capsys):
     folder.mkdir(parents=True)
     attempts.note_attempt(folder)
     now = [0.0]
-    with runner.SurveyProgress(1, [], enabled=True, clock=lambda: now[0],
+    with progress.SurveyProgress(1, [], enabled=True, clock=lambda: now[0],
                                stage=lambda: attempts.lens_stage(lens, tmp_path)) as bar:
-        now[0] = runner.HEARTBEAT_SECONDS + 5
+        now[0] = progress.HEARTBEAT_SECONDS + 5
         bar.heartbeat()  # no state yet
         (folder / filenames.PIPELINE_STATE).write_text(json.dumps({"fingerprint": "f", "partial": {
             "done": 2, "fits": [{}, {}]}}))
-        now[0] = 2 * runner.HEARTBEAT_SECONDS + 10
+        now[0] = 2 * progress.HEARTBEAT_SECONDS + 10
         bar.heartbeat()
     err = capsys.readouterr().err.splitlines()
     assert err[1].endswith("; still fitting, 10m 05s elapsed"), err
@@ -4179,7 +4180,7 @@ def test_a_one_lens_survey_logs_the_stage_its_fit_is_in(tmp_path, monkeypatch, c
     from survey_mocks import fit_resting_in_stage_3
 
     monkeypatch.setattr(runner, "fit_lens", fit_resting_in_stage_3)
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.2)
     for out in ("one", "two"):
         (tmp_path / out).mkdir()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -4204,7 +4205,7 @@ def test_the_heartbeat_does_not_count_a_queued_lens_by_an_earlier_surveys_state(
     from survey_mocks import fit_resting_in_stage_3
 
     monkeypatch.setattr(runner, "fit_lens", fit_resting_in_stage_3)
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.2)
     out = tmp_path / "out"
     out.mkdir()
     lenses = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b", "lens_c")]
@@ -4254,15 +4255,15 @@ def test_the_heartbeat_of_many_lenses_in_flight_counts_them_by_stage(tmp_path, c
     assert attempts.stages_in_flight(lenses[4:], out) is None
     in_flight = {"future_a": lenses[0], "future_c": lenses[2]}
     now = [0.0]
-    with runner.SurveyProgress(8, [], enabled=True, clock=lambda: now[0],
+    with progress.SurveyProgress(8, [], enabled=True, clock=lambda: now[0],
                                stage=lambda: attempts.stages_in_flight(attempts.snapshot(in_flight), out)) as bar:
-        now[0] = runner.HEARTBEAT_SECONDS + 5
+        now[0] = progress.HEARTBEAT_SECONDS + 5
         bar.heartbeat()
         in_flight.pop("future_a")
-        now[0] = 2 * runner.HEARTBEAT_SECONDS + 10
+        now[0] = 2 * progress.HEARTBEAT_SECONDS + 10
         bar.heartbeat()
         in_flight.clear()
-        now[0] = 3 * runner.HEARTBEAT_SECONDS + 15
+        now[0] = 3 * progress.HEARTBEAT_SECONDS + 15
         bar.heartbeat()
     err = capsys.readouterr().err.splitlines()
     assert err[1].endswith("; fitting lenses: 1 in stage 4/4, 1 in stage 2/4, 10m 05s elapsed"), err
@@ -4274,7 +4275,7 @@ def test_the_heartbeat_of_many_lenses_in_flight_counts_them_by_stage(tmp_path, c
                                           (2, "survey: 2 lenses, 0 already done, 2 to fit")])
 def test_the_start_line_counts_one_lens_as_one(capsys, total, start):
     """A survey of one lens (a single lens retried with --only) began 'survey: 1 lenses, ...'."""
-    with runner.SurveyProgress(total, [], enabled=True):
+    with progress.SurveyProgress(total, [], enabled=True):
         pass
     assert capsys.readouterr().err.splitlines()[0] == start
 
@@ -5866,7 +5867,7 @@ def test_the_bar_on_a_terminal_shows_the_stages_of_the_lenses_in_flight(tmp_path
     lenses = [_lens_in_stage(out, "lens_a", {"fingerprint": "f", "best": [0.0], "runs": []}),
               _lens_in_stage(out, "lens_b", {"fingerprint": "f", "partial": {"done": 1}})]
     in_flight = {"future_a": lenses[0], "future_b": lenses[1]}
-    with runner.SurveyProgress(4, [], enabled=True,
+    with progress.SurveyProgress(4, [], enabled=True,
                                stage=lambda: attempts.stages_in_flight(attempts.snapshot(in_flight), out)) as bar:
         assert bar._progress is not None
         shown = lambda: bar._progress.tasks[0].fields["stages"]  # noqa: E731
@@ -5896,7 +5897,7 @@ def test_a_long_stage_on_a_narrow_terminal_is_cut_not_the_bar_counts(monkeypatch
 
     monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
     stage = "lens_with_a_long_identifier_0001: stage 3/4 (mass and source), 2 starts ended"
-    with runner.SurveyProgress(1000, [], enabled=True) as bar:
+    with progress.SurveyProgress(1000, [], enabled=True) as bar:
         bar._progress.update(bar._task, stages=stage, rate="12.3 lenses/h")
         console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
         console.print(bar._progress.get_renderable())
@@ -5925,7 +5926,7 @@ def test_the_bar_keeps_its_count_and_eta_whole_on_an_80_column_terminal(monkeypa
     from tinylens.inference import progress as progress_module
 
     monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
-    with runner.SurveyProgress(total, [{"status": "ok"}] * done, enabled=True) as bar:
+    with progress.SurveyProgress(total, [{"status": "ok"}] * done, enabled=True) as bar:
         bar._progress.update(bar._task, rate=rate)
         console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
         console.print(bar._progress.get_renderable())
@@ -5950,7 +5951,7 @@ def test_the_bar_keeps_its_count_and_eta_whole_on_a_60_column_terminal(monkeypat
     from tinylens.inference import progress as progress_module
 
     monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
-    with runner.SurveyProgress(total, [{"status": "ok"}] * done, enabled=True) as bar:
+    with progress.SurveyProgress(total, [{"status": "ok"}] * done, enabled=True) as bar:
         bar._progress.update(bar._task, rate="1.23e+03 lenses/h", stages=stage)
         console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)
         console.print(bar._progress.get_renderable())
@@ -5980,7 +5981,7 @@ def test_the_bar_of_a_million_lenses_keeps_its_counts_and_a_known_eta_whole_on_6
     monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
     now = [0.0]
     monkeypatch.setattr(rich.console, "monotonic", lambda: now[0])  # rich's clock: the bar's speed and ETA
-    with runner.SurveyProgress(1_000_000, [{"status": "ok"}] * 370_000, enabled=True, clock=lambda: now[0]) as bar:
+    with progress.SurveyProgress(1_000_000, [{"status": "ok"}] * 370_000, enabled=True, clock=lambda: now[0]) as bar:
         for now[0] in (3.6, 7.2, 10.8):  # a lens every 3.6 s: 1000 lenses/h
             bar.update({"status": "ok"})
         console = Console(file=io.StringIO(), width=60, force_terminal=True, color_system=None)

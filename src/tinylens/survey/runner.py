@@ -29,12 +29,11 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tinylens import filenames
@@ -56,6 +55,7 @@ from tinylens.survey.deaths import (NOTE_JOIN_MARGIN, RESUBMITS, RETRIES, RefitC
                                     killed_worker_lines, memory_restarts, out_of_memory_reason, refit_note,
                                     restart_memory, resubmit_note, task_raises)
 from tinylens.survey.discovery import Lens, find_lenses, is_closed, resolved
+from tinylens.survey.progress import SurveyProgress, _duration
 from tinylens.survey.provenance import (
     MANIFEST_FILE,
     manifest,
@@ -90,11 +90,6 @@ MAX_WORKERS_PER_CORE = 32
 FLUSH_EVERY = 10
 MIN_FLUSH_SECONDS = 10.0
 FLUSH_SECONDS = 60.0
-#: Without a terminal, a progress line is logged at most this often (seconds).
-LOG_SECONDS = 60.0
-#: Without a terminal, a line is also logged when none was for this long (seconds), so that a
-#: batch job's log shows the survey alive while its first, or slowest, lenses are fitted.
-HEARTBEAT_SECONDS = 600.0
 #: Tasks submitted at a time: at least this many (a few kB each), and a few per worker thread;
 #: bounds what the client and scheduler hold for very large surveys.
 MIN_IN_FLIGHT = 1000
@@ -275,263 +270,6 @@ def _in_flight_limit(client: Any, known: int | None = None) -> int:
     except Exception:  # an info call failing, or not answered, must not stop the survey
         return known if known is not None else MIN_IN_FLIGHT
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
-
-
-# -- progress ---------------------------------------------------------------------------------
-def stages_column(text_format: str) -> Any:
-    """The bar's last column, the stages of the lenses in flight (:func:`stages_in_flight`): on a
-    line too narrow for the bar it is a column that gives way, cut short with an ellipsis on its
-    one line (as the rate is, :func:`bar_columns`). rich's text columns are kept whole and cut
-    evenly as a last resort, so that a long stage (``lens_a: stage 3/4 (mass and source), 2 starts
-    ended``) took the bar, its counts and its times off an 80-column terminal ("0 ok 0 faile…"); the
-    counts now stay whole as it is cut."""
-    from rich.progress import TextColumn
-    from rich.table import Column
-
-    class StagesColumn(TextColumn):
-        def render(self, task: Any) -> Any:
-            text = super().render(task)
-            text.no_wrap, text.overflow = True, "ellipsis"  # cut on its line where its column is narrowed
-            return text
-
-    # a column that wraps is the one rich narrows first: its text (above) is cut, not wrapped
-    return StagesColumn(text_format, table_column=Column(no_wrap=False, overflow="ellipsis"))
-
-
-def bar_columns() -> tuple[Any, ...]:
-    """The survey bar's columns. Those that tell how far it is (``survey``, M/N, the counts, the
-    time elapsed, ``ETA`` and the time left) are kept whole (no_wrap, a column rich does not narrow
-    while another can give way); the bar, the rate (what the ETA is made of) and the stages
-    (:func:`stages_column`) give way, the widest first. Every column could be narrowed before, and
-    rich narrowed the widest: on an 80-column terminal with no stage said, a survey of 10000 lenses
-    showed '123…' for 1237/10000, '0:00…' and 'ETA -:-…'."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.table import Column
-
-    def kept() -> Any:
-        return Column(no_wrap=True)
-
-    return (TextColumn("[bold]survey", table_column=kept()), BarColumn(), MofNCompleteColumn(table_column=kept()),
-            TextColumn("{task.fields[counts]}", table_column=kept()), stages_column("{task.fields[rate]}"),
-            TimeElapsedColumn(table_column=kept()), TextColumn("ETA", table_column=kept()),
-            TimeRemainingColumn(table_column=kept()), stages_column("{task.fields[stages]}"))
-
-
-def survey_bar(console: Any) -> Any:
-    """The survey's rich Progress of :func:`bar_columns` on ``console``. On a line too narrow for the
-    columns kept whole (on 60 columns, a survey of 1000 lenses or more), rich cut every column evenly,
-    the times and the ETA too ('0:00:…', 'ETA -:--:…'); the label ``survey``, then the time elapsed,
-    then the bar, the rate and the stages (which have no room left there, but each took a column's
-    space: 'ETA 629:59:…' for 10^6 lenses at 1000 lenses/h) are now left out first, so that the
-    count, the counts and the ETA stay whole where they fit."""
-    from rich.measure import Measurement
-    from rich.progress import Progress
-    from rich.table import Table
-
-    columns = bar_columns()
-    # left out, in turn, where too narrow: the label, the time elapsed, then the bar, the rate and the
-    # stages, which have no room left there but still take a column's space each
-    spare = (columns[0], columns[5], columns[1], columns[4], columns[8])
-
-    class Fitted:
-        def __init__(self, tasks: Iterable[Any]) -> None:
-            self.tasks = [task for task in tasks if task.visible]
-
-        def __rich_console__(self, console: Any, options: Any) -> Any:
-            rows = [[column(task) for column in columns] for task in self.tasks]
-            shown = list(range(len(columns)))
-
-            def needed() -> int:  # the kept columns' widths and the space after every column but the last
-                whole = [i for i in shown if columns[i].get_table_column().no_wrap]
-                return sum(max((Measurement.get(console, options, row[i]).maximum for row in rows), default=0)
-                           for i in whole) + len(shown) - 1
-
-            for column in spare:
-                if needed() <= options.max_width:
-                    break
-                shown.remove(columns.index(column))
-            table = Table.grid(*(columns[i].get_table_column().copy() for i in shown), padding=(0, 1))
-            for row in rows:
-                table.add_row(*(row[i] for i in shown))
-            yield table
-
-    class SurveyBar(Progress):
-        def make_tasks_table(self, tasks: Iterable[Any]) -> Any:
-            return Fitted(tasks)
-
-    return SurveyBar(*columns, console=console, speed_estimate_period=3600.0)
-
-
-#: Seconds the survey's end waits for its heartbeat's thread to stop (a daemon, which prints nothing
-#: once the survey ended): one asking a scheduler that no longer answers is not waited for.
-BEAT_JOIN_SECONDS = 5.0
-
-
-class SurveyProgress:
-    """Lenses ok / failed / remaining, rate and ETA on stderr: a rich progress bar on a terminal,
-    else (a batch job's log) a plain line at most every :data:`LOG_SECONDS` (a lens finished sooner
-    is logged by the heartbeat's thread once that time has passed) and at the end (the last lens,
-    or the survey stopped before it: Ctrl-C, a time limit, tasks dropped), and one with the time
-    elapsed when none was for :data:`HEARTBEAT_SECONDS`. ``stage``: where the fits of the lenses
-    in flight have got to (:func:`stages_in_flight`), said by that line where it tells."""
-
-    def __init__(self, total: int, done: list[Mapping[str, Any]], enabled: bool = True,
-                 clock: Callable[[], float] = time.perf_counter,
-                 workers: Callable[[], int | None] | None = None, resuming: int = 0,
-                 stage: Callable[[], str | None] | None = None) -> None:
-        from rich.console import Console
-
-        from tinylens.inference.progress import PlainLines, draws_live
-
-        self._clock = clock
-        self._workers = workers  # the cluster's worker count, for the heartbeat
-        self._stage = stage  # the stages of the lenses in flight, for the heartbeat
-        self.total = total
-        self.ok = sum(r.get("status") == "ok" for r in done)
-        self.failed = sum(r.get("status") == "failed" for r in done)
-        self.resuming = resuming  # of the lenses to fit, those resuming from a checkpoint
-        self._console = Console(stderr=True, highlight=False) if enabled else None
-        self._notes = self._console if self._console is not None else Console(stderr=True, highlight=False)
-        self._progress = None
-        if self._console is not None and draws_live(self._console):
-            self._progress = survey_bar(self._console)
-            self._task = self._progress.add_task("survey", total=total, completed=self.ok + self.failed,
-                                                 counts=self._counts(), rate="", stages="")
-        self._lines = PlainLines(LOG_SECONDS, clock)
-        self._start = self._lines.start
-        self._new = 0
-        self._shown = 0  # self._new when a line last showed the counts
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._beat: threading.Thread | None = None
-
-    @property
-    def left(self) -> int:
-        return self.total - self.ok - self.failed
-
-    def _counts(self) -> str:
-        return f"[green]{self.ok} ok[/] [red]{self.failed} failed[/] {self.left} left"
-
-    def rate(self) -> float:
-        """Lenses finished per hour in this run."""
-        return self._new / max(self._clock() - self._start, 1e-9) * 3600
-
-    def eta_seconds(self) -> float:
-        """Time to finish the remaining lenses at this run's rate (inf before the first)."""
-        return self.left / self.rate() * 3600 if self._new else float("inf")
-
-    def line(self) -> str:
-        """``survey: 12/100 done (11 ok, 1 failed), 88 left, 30 lenses/h, ETA 2h 56m``."""
-        eta = self.eta_seconds()
-        eta_text = "unknown" if not np.isfinite(eta) else _duration(eta)
-        return (f"survey: {self.ok + self.failed}/{self.total} done ({self.ok} ok, {self.failed} failed), "
-                f"{self.left} left, {self.rate():.3g} lenses/h, ETA {eta_text}")
-
-    def update(self, row: Mapping[str, Any]) -> None:
-        """Count a lens just finished. The counts and whether a line is due are read and changed
-        under the lock, which the heartbeat's thread takes too: both found a line due at once."""
-        with self._lock:
-            self.ok += row.get("status") == "ok"
-            self.failed += row.get("status") == "failed"
-            self._new += 1
-            if self._progress is not None:
-                self._progress.update(self._task, advance=1, counts=self._counts(), rate=f"{self.rate():.3g} lenses/h")
-            elif self._console is not None and self._lines.due(force=not self.left):
-                self._print_line(self.line())
-
-    def _log(self, text: str) -> None:
-        """Print ``text``, a line with the counts now."""
-        with self._lock:
-            self._print_line(text)
-
-    def _print_line(self, text: str) -> None:
-        """:meth:`_log` with the lock already held."""
-        self._shown = self._new
-        self._console.print(text, markup=False, soft_wrap=True)
-
-    def note(self, text: str) -> None:
-        """Print ``text`` on stderr (above the bar on a terminal), with or without the progress."""
-        with self._lock:
-            self._notes.print(text, markup=False, soft_wrap=True, highlight=False)
-
-    def heartbeat(self) -> None:
-        """Without a terminal: log the counts of lenses finished since the last line once
-        :data:`LOG_SECONDS` have passed since it (they waited for the next lens, or the heartbeat,
-        before); else the counts and the time elapsed if nothing was logged for
-        :data:`HEARTBEAT_SECONDS` (called from a background thread while the survey runs); that
-        no worker is connected, rather than 'still fitting', when the cluster has none; the stages
-        of the lenses in flight (``fitting lens_a: stage 3/4 ...``, ``fitting lenses: 3 in stage 4/4,
-        1 in stage 2/4``) where ``stage`` tells them. Whether it is due is decided under the lock, so
-        that it and a lens's line are not both printed. On a terminal: the bar's last column shows
-        those stages (read at each call, from the heartbeat's thread, as for the log's line)."""
-        if self._progress is not None:
-            if self._stage is not None:
-                self._progress.update(self._task, stages=self._stage() or "")  # under rich's own lock
-            return
-        if self._console is None:
-            return
-        with self._lock:
-            if self._shown != self._new and self._lines.due():
-                self._print_line(self.line())
-                return
-            if not self._lines.due(every=HEARTBEAT_SECONDS):
-                return
-            due_at = self._lines.last
-        # the scheduler (and the lens's folder) asked outside the lock: a slow answer must not hold up a finished lens
-        if self._workers is not None and self._workers() == 0:
-            doing = "no Dask worker connected"
-        else:
-            where = self._stage() if self._stage is not None else None
-            doing = f"fitting {where}" if where else "still fitting"
-        with self._lock:
-            # else a lens's line came meanwhile, or the survey ended while the scheduler was asked
-            if self._lines.last == due_at and not self._stop.is_set():
-                self._print_line(f"{self.line()}; {doing}, {_duration(self._lines.elapsed)} elapsed")
-
-    def _beat_loop(self) -> None:
-        while not self._stop.wait(min(HEARTBEAT_SECONDS / 10, 60.0)):
-            self.heartbeat()
-
-    def start_line(self) -> str:
-        """``survey: 10 lenses, 4 already done, 6 to fit (2 resume from a checkpoint)``, the
-        part in brackets only where some do."""
-        resuming = (f" ({self.resuming} {'resumes' if self.resuming == 1 else 'resume'} from a checkpoint)"
-                    if self.resuming else "")
-        return f"survey: {lens_count(self.total)}, {self.ok + self.failed} already done, {self.left} to fit{resuming}"
-
-    def __enter__(self) -> SurveyProgress:
-        if self._progress is not None:
-            if self.resuming:  # above the bar, whose counts do not tell it
-                self._console.print(self.start_line(), markup=False, soft_wrap=True)
-            self._progress.start()
-        elif self._console is not None:
-            self._console.print(self.start_line(), markup=False, soft_wrap=True)
-        if self._console is not None and (self._progress is None or self._stage is not None):
-            self._beat = threading.Thread(target=self._beat_loop, name="survey-heartbeat", daemon=True)
-            self._beat.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._beat is not None:  # a scheduler (or lens folder) slow to answer does not hold the survey's end
-            self._beat.join(timeout=BEAT_JOIN_SECONDS)
-        if self._progress is not None:
-            self._progress.stop()
-        elif self._console is not None and self._shown != self._new:
-            self._log(self.line())  # stopped before the last lens: the counts it stopped at
-
-
-def _duration(seconds: float) -> str:
-    """``1d 2h``, ``3h 05m``, ``4m 10s`` or ``12s``."""
-    s = int(round(seconds))
-    days, s = divmod(s, 86400)
-    hours, s = divmod(s, 3600)
-    minutes, s = divmod(s, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {s:02d}s" if minutes else f"{s}s"
 
 
 # -- the survey -------------------------------------------------------------------------------
