@@ -18,6 +18,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import watch as survey_watch
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import attempts
 from tinylens.survey import discovery
@@ -33,15 +34,15 @@ def _wait_for(condition, timeout: float = 120.0) -> bool:
 
 
 class _Counts:
-    """The worker counts a :class:`runner.NoWorkerWatch` is told, one per check, on a fake clock."""
+    """The worker counts a :class:`survey_watch.NoWorkerWatch` is told, one per check, on a fake clock."""
 
     def __init__(self) -> None:
         self.now, self.count, self.stalls = 0.0, 1, []
 
-    def watch(self, wait: float, said: bool = False) -> runner.NoWorkerWatch:
-        return runner.NoWorkerWatch(lambda: self.count, wait, self.stalls.append, clock=lambda: self.now, said=said)
+    def watch(self, wait: float, said: bool = False) -> survey_watch.NoWorkerWatch:
+        return survey_watch.NoWorkerWatch(lambda: self.count, wait, self.stalls.append, clock=lambda: self.now, said=said)
 
-    def at(self, watch: runner.NoWorkerWatch, now: float, count: int | None) -> bool:
+    def at(self, watch: survey_watch.NoWorkerWatch, now: float, count: int | None) -> bool:
         self.now, self.count = now, count
         return watch.check()
 
@@ -79,8 +80,8 @@ def test_the_watch_of_a_scheduler_said_to_have_no_worker_yet_waits_for_one_first
 @pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "soon", True])
 def test_a_wait_that_is_no_number_of_seconds_is_refused_naming_the_option(value):
     with pytest.raises(TinyLensError, match=r"--no-worker-wait \(run_survey's no_worker_wait\) takes the seconds"):
-        runner.check_no_worker_wait(value)
-    assert runner.check_no_worker_wait(0) == 0.0 and runner.check_no_worker_wait("30") == 30.0
+        survey_watch.check_no_worker_wait(value)
+    assert survey_watch.check_no_worker_wait(0) == 0.0 and survey_watch.check_no_worker_wait("30") == 30.0
 
 
 def test_the_command_line_refuses_a_negative_wait_before_starting_anything(tmp_path):
@@ -140,7 +141,7 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
         surveying.join(100)  # lens_hang's fit would take 120 s: the survey must not wait for it
         assert not surveying.is_alive(), "the survey still waits for a cluster without workers"
         killer.join(10)
-    assert len(raised) == 1 and isinstance(raised[0], runner.NoWorkersLeft), raised
+    assert len(raised) == 1 and isinstance(raised[0], survey_watch.NoWorkersLeft), raised
     caught = types.SimpleNamespace(value=raised[0])
     text = " ".join(str(caught.value).split())
     # the spell as measured, from the first ask that found no worker to the one past the wait: 2 s
@@ -168,9 +169,9 @@ def test_a_worker_started_again_within_the_wait_lets_the_survey_go_on(tmp_path, 
     from survey_mocks import fit_killing_its_first_worker
 
     monkeypatch.setattr(runner, "fit_lens", fit_killing_its_first_worker)
-    monkeypatch.setattr(runner, "NO_WORKER_POLL", 0.1)
+    monkeypatch.setattr(survey_watch, "NO_WORKER_POLL", 0.1)
     seen: list[int | None] = []
-    count = runner.connected_workers
+    count = survey_watch.connected_workers
 
     def counted(client):
         seen.append(count(client))
@@ -198,14 +199,14 @@ def test_an_external_scheduler_without_workers_for_the_wait_is_said_and_waited_f
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         calls = [0]
-        count = runner.connected_workers
+        count = survey_watch.connected_workers
 
         def none_at_first(client):  # connected at the start, then gone for three asks
             calls[0] += 1
             return 0 if 2 <= calls[0] <= 40 else count(client)
 
         monkeypatch.setattr(runner, "connected_workers", none_at_first)
-        monkeypatch.setattr(runner, "NO_WORKER_POLL", 0.05)
+        monkeypatch.setattr(survey_watch, "NO_WORKER_POLL", 0.05)
         held = threading.Event()
         real = runner._task_row
 
@@ -237,7 +238,7 @@ def test_the_command_line_says_the_command_that_resumes_and_exits_2(tmp_path, mo
 
     def stopped(*args, **kwargs):
         given.update(kwargs)
-        raise runner.NoWorkersLeft(2.0, ["lens_b", "lens_c"], 1)
+        raise survey_watch.NoWorkersLeft(2.0, ["lens_b", "lens_c"], 1)
 
     monkeypatch.setattr(runner, "run_survey", stopped)
     args = ["survey", str(tmp_path / "my lenses"), "--config", "t.yaml", "--out", "out", "--no-worker-wait", "2",
@@ -299,7 +300,7 @@ def test_an_answer_that_comes_after_the_survey_ended_stops_nothing():
             gate.wait(60)  # the scheduler slow to answer
         return 0
 
-    watch = runner.NoWorkerWatch(workers, 0.5, stalls.append, clock=lambda: now[0])
+    watch = survey_watch.NoWorkerWatch(workers, 0.5, stalls.append, clock=lambda: now[0])
     watch.__enter__()
     assert _wait_for(lambda: asked[0] >= 2, 60)  # the first ask began the spell; the second waits for its answer
 
@@ -418,9 +419,9 @@ def test_a_survey_stopped_for_want_of_workers_before_any_lens_finished_says_none
     """A local survey whose workers all died before its first lens finished said 'The 0 finished
     lenses are kept (the catalogue's rows, ...)': there are none to keep. It now says that no lens
     had finished, and still which were not fitted and how to go on."""
-    text = runner.NoWorkersLeft(90.0, ["lens_a", "lens_b"], 0).text("tinylens survey in --out out")
+    text = survey_watch.NoWorkersLeft(90.0, ["lens_a", "lens_b"], 0).text("tinylens survey in --out out")
     assert "0 finished" not in text and "are kept" not in text, text
     assert "2 lenses were not fitted (e.g. lens_a). No lens had finished. To fit the rest" in text, text
     assert text.endswith("run: tinylens survey in --out out"), text
-    one = runner.NoWorkersLeft(90.0, ["lens_b"], 1).text()
+    one = survey_watch.NoWorkersLeft(90.0, ["lens_b"], 1).text()
     assert "1 lens was not fitted (lens_b). The 1 finished lens is kept (the catalogue's rows" in one, one

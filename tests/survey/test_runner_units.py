@@ -33,6 +33,7 @@ from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
 from tinylens.survey import runner
+from tinylens.survey import watch as survey_watch
 from tinylens.survey import progress
 from tinylens.survey import deaths
 from tinylens.survey import workers as survey_workers
@@ -3941,7 +3942,7 @@ def test_a_scheduler_without_workers_is_said_to_have_none(tmp_path, monkeypatch,
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(progress, "HEARTBEAT_SECONDS", 0.2)
     lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
-    connected, told = runner.connected_workers, []
+    connected, told = survey_watch.connected_workers, []
     with LocalCluster(n_workers=0, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
 
         def worker_after_a_heartbeat(client):  # the survey's check, then a heartbeat (logged), found none
@@ -3998,8 +3999,8 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
         return got
 
     try:
-        assert within(lambda: runner.connected_workers(Unanswering())) == [None]
-        bar = progress.SurveyProgress(2, [], enabled=True, workers=lambda: runner.connected_workers(Unanswering()))
+        assert within(lambda: survey_watch.connected_workers(Unanswering())) == [None]
+        bar = progress.SurveyProgress(2, [], enabled=True, workers=lambda: survey_watch.connected_workers(Unanswering()))
         bar.__enter__()
         assert asked.wait(60)
         bar.update({"status": "ok"})
@@ -4286,7 +4287,7 @@ def test_the_start_line_counts_one_lens_as_one(capsys, total, start):
 def test_connected_workers_on_every_supported_distributed(info, count):
     """distributed 2024.x (pyproject allows 2024.1) gives no n_workers in scheduler_info, so
     a survey on a scheduler without workers said nothing and its heartbeat kept 'still fitting'."""
-    assert runner.connected_workers(mock.Mock(scheduler_info=lambda: info)) == count
+    assert survey_watch.connected_workers(mock.Mock(scheduler_info=lambda: info)) == count
 
 
 def _info(workers: int, threads: int, listed: int | None, totals: bool) -> dict:

@@ -146,9 +146,9 @@ def survey(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit every lens in LENS_DIR on a Dask cluster and collect a catalogue; run it again to resume."""
-    from tinylens.survey.runner import (NoWorkersLeft, available_cores, check_no_worker_wait, check_workers,
-                                        crowded_workers, run_survey, survey_plan)
     from tinylens.interrupts import marked_on_interrupt
+    from tinylens.survey.runner import available_cores, check_workers, crowded_workers, run_survey, survey_plan
+    from tinylens.survey.watch import NoWorkersLeft, check_no_worker_wait
     from tinylens.survey.cluster import checked_scheduler
     from tinylens.survey.selection import nothing_listed, read_lens_ids
 
