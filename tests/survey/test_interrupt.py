@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from tinylens import interrupts
 from tinylens.cli.main import app
-from tinylens.survey import runner
-from tinylens.survey import progress
-from tinylens.survey import task
-from tinylens.survey import resume
-from tinylens.survey import catalog
 from tinylens.survey import attempts
-from tinylens.survey import rows as survey_rows
-from tinylens.survey import template as survey_template
+from tinylens.survey import catalog
 from tinylens.survey import discovery
+from tinylens.survey import progress
+from tinylens.survey import resume
+from tinylens.survey import rows as survey_rows
+from tinylens.survey import runner
+from tinylens.survey import task
+from tinylens.survey import template as survey_template
 
 RESULT = {"median": {"lens_mass.0.theta_E": 1.0}, "interval_68": {"lens_mass.0.theta_E": [0.9, 1.1]},
           "interval_997": {"lens_mass.0.theta_E": [0.8, 1.2]}}

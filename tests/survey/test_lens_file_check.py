@@ -17,11 +17,11 @@ import tinylens
 from tinylens.cli.main import app
 from tinylens.data.fits_io import write_fits_image
 from tinylens.errors import ConfigError, ConfigTypeError, ConfigValueError, DataError
+from tinylens.survey import discovery
+from tinylens.survey import rows as survey_rows
 from tinylens.survey import runner
 from tinylens.survey import task
-from tinylens.survey import rows as survey_rows
 from tinylens.survey import template as survey_template
-from tinylens.survey import discovery
 from survey_mocks import SHAPE, template_config, write_lens
 
 

@@ -13,10 +13,10 @@ import pytest
 
 from tinylens.errors import DataError, DataWarning
 from tinylens.results.truth import check_truth, read_truth, truth_step
+from tinylens.survey import discovery
 from tinylens.survey import runner
 from tinylens.survey import task
 from tinylens.survey import template as survey_template
-from tinylens.survey import discovery
 
 #: The template's free parameters, one of them a different value, plus a parameter it does not fit.
 TRUTH = {"lens_mass.0.theta_E": 1.0, "source_light.0.R_sersic": 0.15, "lens_light.0.R_sersic": 0.5}

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import TinyLensError
+from tinylens.survey import attempts
+from tinylens.survey import cluster as survey_cluster
+from tinylens.survey import discovery
 from tinylens.survey import runner
 from tinylens.survey import watch as survey_watch
-from tinylens.survey import cluster as survey_cluster
-from tinylens.survey import attempts
-from tinylens.survey import discovery
 
 
 def _wait_for(condition, timeout: float = 120.0) -> bool:

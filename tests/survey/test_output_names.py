@@ -10,10 +10,10 @@ import pytest
 from tinylens import filenames
 from tinylens.config import load_config
 from tinylens.fitting.outputs import file_names
+from tinylens.survey import discovery
 from tinylens.survey import runner
 from tinylens.survey import task
 from tinylens.survey import template as survey_template
-from tinylens.survey import discovery
 
 
 def test_every_file_a_lens_fit_writes_is_reserved_or_chosen_by_the_user(tmp_path, mock_survey):

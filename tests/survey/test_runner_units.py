@@ -32,20 +32,20 @@ from typer.testing import CliRunner
 from tinylens import filenames
 from tinylens.cli.main import app
 from tinylens.errors import DataWarning, OutputError, TinyLensError
-from tinylens.survey import runner
-from tinylens.survey import watch as survey_watch
-from tinylens.survey import progress
-from tinylens.survey import deaths
-from tinylens.survey import workers as survey_workers
-from tinylens.survey import cluster as survey_cluster
-from tinylens.survey import task
-from tinylens.survey import threads
-from tinylens.survey import resume
-from tinylens.survey import catalog
 from tinylens.survey import attempts
-from tinylens.survey import rows as survey_rows
-from tinylens.survey import template as survey_template
+from tinylens.survey import catalog
+from tinylens.survey import cluster as survey_cluster
+from tinylens.survey import deaths
 from tinylens.survey import discovery
+from tinylens.survey import progress
+from tinylens.survey import resume
+from tinylens.survey import rows as survey_rows
+from tinylens.survey import runner
+from tinylens.survey import task
+from tinylens.survey import template as survey_template
+from tinylens.survey import threads
+from tinylens.survey import watch as survey_watch
+from tinylens.survey import workers as survey_workers
 
 RESULT = {
     "median": {"lens_mass.0.theta_E": 1.01, "source_light.0.R_sersic": 0.2},

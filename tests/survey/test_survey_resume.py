@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from survey_mocks import THETA_E
-from tinylens.survey import runner
 from tinylens.survey import rows as survey_rows
+from tinylens.survey import runner
 
 GOOD = sorted(THETA_E)
 ALL = sorted([*GOOD, "lens_bad"])

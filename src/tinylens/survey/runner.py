@@ -8,7 +8,8 @@ optionally ``mask.fits``, each also gzipped or tile-compressed: ``image.fits.gz`
 ``image.fits.fz``); the folder name is the ``lens_id``. Each lens is fitted with
 :func:`tinylens.fit` and the template's settings, its outputs going to
 ``out/lenses/<lens_id>/``; the true values in a simulated lens's ``truth.json`` are marked on
-its corner plot (:func:`fit_lens`). Each task returns one flat row (see :func:`flat_row`), also written
+its corner plot (:func:`tinylens.survey.task.fit_lens`). Each task returns one flat row (see
+:func:`tinylens.survey.rows.flat_row`), also written
 as ``row.json`` next to the fit's ``result.json``; ``out/catalog.parquet`` and
 ``out/catalog.csv`` hold one row per lens and are rewritten as results arrive.
 
@@ -16,6 +17,16 @@ Started again on the same ``out``, a survey skips the lenses that are done, resu
 that were interrupted (from their nested-sampling checkpoint) and, unless ``retry_failed``,
 keeps the rows of lenses that failed. A worker that dies loses nothing: Dask reruns its lens
 on another worker.
+
+This module holds the survey's main loop (:func:`run_survey`, its plan and the handling of each
+task's outcome); its parts are modules of their own, in the order the data flows through them:
+:mod:`~tinylens.survey.discovery` (the lenses), :mod:`~tinylens.survey.template` (the template and
+its checks), :mod:`~tinylens.survey.resume` (what an earlier run left), :mod:`~tinylens.survey.cluster`
+and :mod:`~tinylens.survey.workers` (the Dask cluster and its workers' checks),
+:mod:`~tinylens.survey.task` (what a worker runs for a lens, with :mod:`~tinylens.survey.attempts`),
+:mod:`~tinylens.survey.rows` and :mod:`~tinylens.survey.catalog` (what comes back), and
+:mod:`~tinylens.survey.deaths`, :mod:`~tinylens.survey.watch` and :mod:`~tinylens.survey.progress`
+(workers that die or leave, and what the survey shows meanwhile).
 """
 
 from __future__ import annotations
