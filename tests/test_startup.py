@@ -588,7 +588,7 @@ def test_a_survey_template_with_a_sampler_setting_mistake_is_refused_before_jax_
     """``tinylens survey`` of a template with ``nlvie: 100`` in its nautilus settings loaded the
     first lens (JAX, its data) and nautilus with scikit-learn before saying so: 11.5 s / 7.5 s
     (--dry-run / a run; medians of 3 on a 2-core machine whose load varied, 1.9 s / 2.5 s now). The settings that the config alone tells are checked as the lens's
-    config is read (tinylens.fit.check_settings_first), with the same message and exit code."""
+    config is read (tinylens.fitting.checks.check_settings_first), with the same message and exit code."""
     lenses, template, message = _survey_with_a_model_mistake(tmp_path, "none", {"nlvie": 100})
     run = _python("-X", "importtime", "-m", "tinylens", "survey", str(lenses), "-c", str(template),
                   "-o", str(tmp_path / "out"), *(["--dry-run"] if dry_run else ["--workers", "1"]))

@@ -37,12 +37,6 @@ from tinylens.fitting.resume import (AFRESH_WHEN, AFTER_WHEN, UNRESUMED_WHEN, _c
 from tinylens.fitting.summary import FitResult, unconverged_text
 from tinylens.interrupts import INTERRUPTED_PROBLEM_ATTR, folder_on_interrupt, marked_on_interrupt
 
-# re-exported: tinylens.survey.runner imports these from here
-from tinylens.fitting.checks import history_over_input  # noqa: F401
-from tinylens.fitting.folder import UNLOCKED_WARNING, rerun_said  # noqa: F401
-from tinylens.fitting.outputs import config_dict, file_names  # noqa: F401
-from tinylens.fitting.summary import stopping_limit  # noqa: F401
-
 if TYPE_CHECKING:  # imported lazily: ``import tinylens`` stays light (tinylens.fit is re-exported)
     from tinylens.config.schema import Config
 

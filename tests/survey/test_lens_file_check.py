@@ -708,7 +708,7 @@ def test_a_template_checked_with_no_lens_loaded_is_validated_once_for_its_mask_a
                                               ("settings", {"n_liev": 100}, "n_liev"),
                                               ("corner", ["lens_mass.0.theta_e"], "output.corner_parameters")])
 def test_a_bad_sampler_setting_is_refused_though_no_lens_of_the_template_check_loads(tmp_path, key, value, said):
-    """Where every lens the template check tried had broken data, tinylens.fit.check_settings (the
+    """Where every lens the template check tried had broken data, tinylens.fitting.checks.check_settings (the
     sampler's settings, output.corner_parameters) was never run: a template with nautilus's nlive
     of -5 passed the dry run (3 of 3 lenses 'broken', checked_with None) and the run started, each
     lens failing on its data and the bad setting found only on the first lens that loaded. Those

@@ -39,7 +39,7 @@ def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """``config`` as a fit of it records it in its ``result.json`` (``config``); ``None`` where
     it cannot be read."""
     from tinylens.config import load_config
-    from tinylens.fit import config_dict
+    from tinylens.fitting.outputs import config_dict
     from tinylens.results.tables import _jsonable
 
     try:
@@ -230,7 +230,7 @@ def budget_stopped(rows: Sequence[Mapping[str, Any]], out: Path, template: Mappi
                    lens_dir: Path | None = None) -> dict[str, str | None]:
     """The lenses of ``rows`` (catalogue rows, with ``lens_id``) in the survey ``out`` that their
     sampler's budget stopped before they converged (:func:`stopped_by_budget`), by id: the limit
-    that stopped each (:func:`tinylens.fit.stopping_limit`), None where that is not recorded. Only
+    that stopped each (:func:`tinylens.fitting.summary.stopping_limit`), None where that is not recorded. Only
     a row flagged ``unconverged`` (:func:`unconverged_row`) has its ``result.json`` read. Given the
     survey's ``template`` and ``lens_dir``, only those fitted with its settings (:func:`same_settings`)
     in its precision (:func:`same_precision`), which a rerun with a raised limit fits further: not
@@ -259,10 +259,10 @@ def stopped_results(rows: Sequence[Mapping[str, Any]], out: Path,
 def stopping_limits(stopped: Mapping[str, tuple[Lens, Mapping[str, Any]]], out: Path,
                     template: Mapping[str, Any] | None = None) -> dict[str, str | None]:
     """Of the fits its budget ``stopped`` in the survey ``out`` (:func:`stopped_results`), the limit
-    that stopped each (:func:`tinylens.fit.stopping_limit`; None where not recorded), by id; given
+    that stopped each (:func:`tinylens.fitting.summary.stopping_limit`; None where not recorded), by id; given
     the survey's ``template``, only those fitted with its settings (:func:`same_settings`, the
     template validated once: :func:`settings_of`) in its precision (:func:`resumable`)."""
-    from tinylens.fit import stopping_limit
+    from tinylens.fitting.summary import stopping_limit
 
     cache: dict[Any, dict[str, Any]] = {}
     return {lens_id: stopping_limit(result) for lens_id, (lens, result) in stopped.items()
@@ -323,7 +323,7 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
     removes that budget (:func:`~tinylens.survey.provenance.limit_raised`; a lowered limit gives it
     no more room, nautilus would stop at once): a survey continued with a raised ``n_like_max`` or
     ``timeout`` fits it further, resuming its checkpoint, as ``tinylens fit`` run again does. Only
-    the limit that stopped it counts where that is known (:func:`tinylens.fit.stopping_limit`:
+    the limit that stopped it counts where that is known (:func:`tinylens.fitting.summary.stopping_limit`:
     nautilus counts ``n_like_max`` over all the runs of a fit, so one it stopped, fitted again with
     only another ``timeout``, stops at once), either where it is not. A fit of other settings than ``config``'s
     (:func:`~tinylens.survey.provenance.fit_key`; one a survey with ``reuse_finished`` kept) is
@@ -331,7 +331,7 @@ def stopped_by_another_budget(folder: Path, config: Mapping[str, Any],
     nor is a fit made in another precision than the survey's (:func:`same_precision`), whose
     checkpoint's fingerprint holds its number type. ``cache``: :func:`settings_of`'s, shared by
     the lenses of one survey."""
-    from tinylens.fit import stopping_limit
+    from tinylens.fitting.summary import stopping_limit
 
     result = read_result_object(folder / filenames.RESULT)
     if result is None or not stopped_by_budget(result) or not resumable(folder, result, config, cache):
@@ -600,7 +600,7 @@ def fit_output_names(config: Mapping[str, Any] | None) -> list[str]:
     A template's lens files that it leaves out or gives as a placeholder are read as a lens's
     (:func:`lens_paths_given`)."""
     from tinylens.config import load_config
-    from tinylens.fit import file_names
+    from tinylens.fitting.outputs import file_names
 
     with warnings.catch_warnings():  # the template's own warnings: shown once, by its check
         warnings.simplefilter("ignore", ConfigWarning)

@@ -281,7 +281,7 @@ def _prepare(lens_dir: str | Path, template: str | Path, out: str | Path, reuse_
     """Read the lens folders, the template (without its pipeline where not ``pipeline``:
     :func:`load_template`) and ``out`` (nothing is written); ConfigError if
     ``out`` holds fits of another template or lens folder (unless ``reuse_finished``)."""
-    from tinylens.fit import check_flag
+    from tinylens.fitting.checks import check_flag
 
     check_flag("pipeline", pipeline)
     lenses = find_lenses(lens_dir)
@@ -465,7 +465,7 @@ def run_survey(
     KeyboardInterrupt out of it names ``out`` (:data:`tinylens.fit.INTERRUPTED_FOLDER_ATTR`), whose
     catalogue then holds the lenses finished.
     """
-    from tinylens.fit import folder_on_interrupt, marked_on_interrupt
+    from tinylens.interrupts import folder_on_interrupt, marked_on_interrupt
 
     workers = default_workers() if workers is None else workers
     no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else check_no_worker_wait(no_worker_wait)
@@ -483,7 +483,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                 digest: list[str] | None = None, no_worker_wait: float | None = None) -> pd.DataFrame:
     """:func:`run_survey`'s work; ``lens_ids`` is given the ids of the chosen lenses once they are read
     (:data:`SURVEY_LENSES_ATTR`), ``digest`` the template's digest (:data:`TEMPLATE_DIGEST_ATTR`)."""
-    from tinylens.fit import marked_on_interrupt
+    from tinylens.interrupts import marked_on_interrupt
     from tinylens.locks import folder_lock, refuse_if_held
     from tinylens.atomic import remove_unfinished
     from tinylens.results.tables import ensure_writable, write_json
@@ -894,7 +894,7 @@ def cluster_on_interrupt(scheduler: str | None, fitting: Callable[[], bool],
     every task sent came back (a Ctrl-C while the last catalogue is written), nor while those not
     done are still queued (no worker connected yet): no worker fits anything of the survey's then;
     nor for a local cluster."""
-    from tinylens.fit import marked_on_interrupt
+    from tinylens.interrupts import marked_on_interrupt
 
     if not scheduler:
         yield

@@ -154,7 +154,7 @@ def _fit_locked(lens_id: str, config: dict[str, Any], folder: Path, truth_path: 
     the lens's :func:`lens_folders`."""
     import tinylens
     from tinylens.compilation import release_compiled
-    from tinylens.fit import UNLOCKED_WARNING, rerun_said
+    from tinylens.fitting.folder import UNLOCKED_WARNING, rerun_said
     from tinylens.atomic import remove_unfinished
     from tinylens.results.tables import write_json
 
@@ -316,7 +316,7 @@ def missing_on_workers(reasons: Sequence[Any]) -> dict[tuple[str, str, str | Non
 
 def unwritable_cause(exc: BaseException) -> OSError | None:
     """The OSError of :data:`UNWRITABLE` that ``exc`` is, or was raised in handling (a fit's
-    OutputError of a full disk: :func:`tinylens.fit.disk_full_reported`); ``None`` where there is none."""
+    OutputError of a full disk: :func:`tinylens.fitting.folder.disk_full_reported`); ``None`` where there is none."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

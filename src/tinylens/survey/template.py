@@ -146,10 +146,10 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
                    name: str = "template", broken: dict[str, str] | None = None,
                    refused: Mapping[str, str] | None = None, every: Sequence[Lens] | None = None) -> str | None:
     """Load ``template`` against the first lenses and check it as ``tinylens validate`` does
-    (:func:`tinylens.fit.check_settings` with the lens's output folder, dynesty's history with
+    (:func:`tinylens.fitting.checks.check_settings` with the lens's output folder, dynesty's history with
     every lens's (:func:`check_histories`: those of ``every``, the survey's lens folders, where
     given, as a lens done, not in ``lenses``, has its files there too; else of ``lenses``), then
-    :func:`tinylens.fit.check_likelihood`); return
+    :func:`tinylens.fitting.checks.check_likelihood`); return
     the id of the lens it was checked with (``None``: every lens tried has broken data; each
     such lens's id and message are added to ``broken`` when given). The lenses whose files
     their FITS headers refuse are tried last (:func:`template_lenses`, among the first
@@ -157,7 +157,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     that broken first lenses do not leave it unchecked.
 
     A :class:`ConfigError` from loading or the settings is the template's and is raised at once,
-    but one the config alone gives (:func:`tinylens.fit.check_settings_first`, read before any
+    but one the config alone gives (:func:`tinylens.fitting.checks.check_settings_first`, read before any
     data) waits while the lens tried has files its FITS headers refuse, and is raised, naming no
     such lens, with the next lens whose files pass or once every lens tried has broken data; so is
     the template's own mask where it fits no image of the lenses that use it
@@ -171,7 +171,7 @@ def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | P
     (:func:`check_unloaded_settings`) and dynesty's history from the settings alone (:func:`check_histories`).
     """
     from tinylens.config.loader import read_config_first
-    from tinylens.fit import check_likelihood, check_settings, check_settings_first
+    from tinylens.fitting.checks import check_likelihood, check_settings, check_settings_first
 
     nowhere: ConfigError | None = None
     early: ConfigError | None = None  # the config's refusal, told before the data of a lens whose files are refused
@@ -242,7 +242,7 @@ def unloaded_check(tried: Sequence[str]) -> str:
 
 
 def check_unloaded_settings(config: Any, name: str = "template", tried: Sequence[str] = ()) -> None:
-    """:func:`tinylens.fit.check_settings` (the inference method and its settings,
+    """:func:`tinylens.fitting.checks.check_settings` (the inference method and its settings,
     ``output.corner_parameters``) of ``config``, the template as a lens's fit reads it
     (:func:`loaded_template`), where no lens loaded: those checks need only the model's free
     parameters, built from ``model_components`` alone, as a loaded lens's are; its ConfigError
@@ -252,7 +252,7 @@ def check_unloaded_settings(config: Any, name: str = "template", tried: Sequence
     not imported, and without the model's warnings (a prior reaching outside its parameter's
     values): each lens tried built the model and :func:`check_template` said them, naming the template."""
     from tinylens.config.model_spec import free_parameter_names
-    from tinylens.fit import check_settings
+    from tinylens.fitting.checks import check_settings
 
     try:
         names = free_parameter_names(config.model_components)
@@ -266,7 +266,7 @@ def check_histories(problem: Any, lenses: Sequence[Lens], out: str | Path, name:
     Raise a ConfigError where dynesty's evaluation history (``history_filename``, the
     template's: the same for every lens) would be one of tinylens's own files in the output folder
     of any of ``lenses`` (``../lens_0007/result.json``, or an absolute path to one), which that
-    lens's fit refuses only when it starts (:func:`tinylens.fit.check_settings` with its folder),
+    lens's fit refuses only when it starts (:func:`tinylens.fitting.checks.check_settings` with its folder),
     so that the template check, which tries a few lenses only, finds it before the survey starts;
     and, a ConfigValueError, where it is the same file for every lens (an absolute path,
     ``../calls.h5``), which each lens's fit would start afresh, losing the others' histories."""
@@ -305,9 +305,9 @@ def _check_history_inputs(problem: Any, lenses: Sequence[Lens], root: Path, name
     is given as --truth), which its fit refuses only when it starts: an absolute path to the image
     in a one-lens survey, or a relative one leaving
     its output folder, which is not made yet (``..`` is then taken off with the folder before it,
-    :func:`tinylens.fit.landing`, as the fit makes the folder first)."""
+    :func:`tinylens.fitting.checks.landing`, as the fit makes the folder first)."""
     from tinylens.config.loader import key_as_written
-    from tinylens.fit import history_over_input
+    from tinylens.fitting.checks import history_over_input
     from tinylens.inference import search_of
 
     module, _, settings, pipeline = search_of(problem)
