@@ -4370,6 +4370,44 @@ def test_workers_importing_another_tinylens_version_are_refused_by_name():
     assert f"this process runs tinylens {mine[0]} from {mine[1]}" in text and "10.0.0.1" not in text, text
 
 
+def test_a_worker_with_an_older_tinylens_lacking_the_task_module_is_named_with_its_copy_not_told_to_install_tinylens():
+    """The survey's task moved to tinylens.survey.task: a `dask worker` running an older tinylens (one
+    without that module) failed the import check with 'cannot import tinylens ... Start the workers in
+    an environment where tinylens is installed', though tinylens was installed there; it is now named
+    as another copy of tinylens, with its version, its file and the module it lacks, beside this process's."""
+    import tinylens
+
+    old = ("0.0.9", "/opt/old/tinylens/__init__.py")
+    lacks = "tinylens.survey.task"
+
+    class OlderCopy:
+        """Workers w:1 (this process's tinylens) and w:2 (``old``, without tinylens.survey.task);
+        ``named``: whether the ModuleNotFoundError keeps its name on the way back."""
+
+        def __init__(self, named: bool) -> None:
+            self.named = named
+
+        def run(self, function, target, timeout, workers=None, on_error="raise", callback_timeout=None):
+            module, name = target.split(":")
+            copies = {"tcp://w:1": (tinylens.__version__, tinylens.__file__), "tcp://w:2": old}
+            if module != "tinylens":  # the import check, of the task's module
+                error = ModuleNotFoundError(f"No module named '{module}'", **({"name": module} if self.named else {}))
+                return {"tcp://w:1": module, "tcp://w:2": error}
+            return {address: copy[name == "__file__"] for address, copy in copies.items()
+                    if workers is None or address in workers}
+
+    for named in (True, False):
+        with pytest.raises(TinyLensError) as caught:
+            survey_workers.check_worker_imports(OlderCopy(named), timeout=2)
+        text = " ".join(str(caught.value).split())
+        assert "cannot import tinylens" not in text and "where tinylens is installed" not in text, text
+        assert text.startswith("1 of the 2 Dask workers imports another copy of tinylens than this process"), text
+        assert f"tcp://w:2: tinylens {old[0]} from {old[1]} without {lacks};" in text, text
+        assert f"this process runs tinylens {tinylens.__version__} from {tinylens.__file__}" in text, text
+        assert "tcp://w:1" not in text and "then run the same command (or run_survey call) again." in text, text
+    assert survey_workers.TASK_MODULE == lacks  # what an older tinylens lacks
+
+
 def test_the_survey_messages_a_python_caller_can_get_tell_it_to_call_run_survey_again():
     """Six messages run_survey raises to a Python caller (this process out of memory as it connected,
     workers that cannot import tinylens or import another version, workers that refused every lens

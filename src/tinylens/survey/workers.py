@@ -59,6 +59,10 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
             unchecked[EVERY_WORKER] = why
         return []
     failed = {address: answer for address, answer in answers.items() if isinstance(answer, BaseException)}
+    older = {address: lacked for address, answer in failed.items() if (lacked := tinylens_part_lacked(answer))}
+    if older:
+        raise TinyLensError(older_copies_text(older, worker_copies_or_unknown(client, sorted(older), timeout),
+                                              len(answers)))
     if failed:
         error = failed[min(failed)]
         raise TinyLensError(
@@ -73,6 +77,46 @@ def check_worker_imports(client: Any, module: str | None = None, timeout: float 
     if answered:
         check_worker_copies(client, answered, timeout, unchecked=unchecked)
     return silent
+
+
+def tinylens_part_lacked(error: Any) -> str | None:
+    """The module of tinylens (``tinylens.survey.task``, say) that a worker's import check failed to
+    find, its ``tinylens`` itself imported (another copy: an older one, made before that module
+    was): ``error`` the ModuleNotFoundError it answered; else ``None``."""
+    if not isinstance(error, ModuleNotFoundError):
+        return None
+    name = error.name
+    if not name:  # its name lost on the way back: read from its text, "No module named 'tinylens.x'"
+        quoted = str(error).partition("'")[2].rpartition("'")[0]
+        name = quoted or None
+    return name if name is not None and name.startswith("tinylens.") else None
+
+
+def worker_copies_or_unknown(client: Any, workers: Sequence[str], timeout: float) -> dict[str, tuple[str, str]]:
+    """:func:`worker_copies` of ``workers``, ``?`` for what they did not tell (a worker that gave
+    no answer, a cluster that could not be asked again)."""
+    try:
+        copies = worker_copies(client, workers, timeout)
+    except Exception:  # what it asks is said unknown: the error names the workers all the same
+        copies = {}
+    return {address: copies.get(address, ("?", "?")) for address in workers}
+
+
+def older_copies_text(lacked: Mapping[str, str], copies: Mapping[str, tuple[str, str]], total: int) -> str:
+    """The error of the workers (of a cluster of ``total``) whose tinylens has no module that this
+    process's survey task needs (``lacked``: address -> that module, :func:`tinylens_part_lacked`):
+    another copy than this process's, an older one it may be, named by its version and file
+    (``copies``, :func:`worker_copies`), beside this process's."""
+    import tinylens
+
+    one = len(lacked) == 1
+    found = listed([f"{address}: tinylens {copies[address][0]} from {copies[address][1]} without {lacked[address]}"
+                    for address in sorted(lacked)], 3)
+    return (f"{some_workers(len(lacked), total)} {'imports' if one else 'import'} another copy of tinylens than this "
+            f"process, older it may be, which lacks the module a survey task runs ({found}; this process runs "
+            f"tinylens {tinylens.__version__} from {tinylens.__file__}), so {'it' if one else 'they'} could not run a "
+            "survey task. Start the workers in the same environment as this process (or with PYTHONPATH set as for "
+            f"it), then run {SURVEY_RERUN} again.")
 
 
 def unasked_reason(exc: Exception, deadline: float) -> str:
