@@ -2,7 +2,7 @@
 
 A survey continued with a raised ``n_like_max`` (:func:`tinylens.survey.runner.plan`) decides for
 each lens flagged ``unconverged`` whether its fit is of the template's settings and is fitted
-further; its closing lines (:func:`tinylens.survey.runner.budget_stopped`) count them. Each lens
+further; its closing lines (:func:`tinylens.survey.resume.budget_stopped`) count them. Each lens
 here is a folder of placeholder files (a plan reads only their names; every fourth has its own
 mask.fits) with a result.json of a fit that n_like_max 300 stopped.
 

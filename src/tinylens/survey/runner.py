@@ -462,7 +462,7 @@ def run_survey(
     :data:`NO_WORKER_WAIT`; 0: never): a local cluster that has had no worker that long (its
     workers died and were not started again) stops the survey with :class:`NoWorkersLeft`, the
     finished lenses kept; on an external ``scheduler`` it is only said. A
-    KeyboardInterrupt out of it names ``out`` (:data:`tinylens.fit.INTERRUPTED_FOLDER_ATTR`), whose
+    KeyboardInterrupt out of it names ``out`` (:data:`tinylens.interrupts.INTERRUPTED_FOLDER_ATTR`), whose
     catalogue then holds the lenses finished.
     """
     from tinylens.interrupts import folder_on_interrupt, marked_on_interrupt
