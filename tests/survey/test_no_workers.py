@@ -425,3 +425,42 @@ def test_a_survey_stopped_for_want_of_workers_before_any_lens_finished_says_none
     assert text.endswith("run: tinylens survey in --out out"), text
     one = survey_watch.NoWorkersLeft(90.0, ["lens_b"], 1).text()
     assert "1 lens was not fitted (lens_b). The 1 finished lens is kept (the catalogue's rows" in one, one
+
+
+def test_the_survey_ending_just_after_the_watch_read_its_flag_is_not_stopped_after_its_end():
+    """The watch read whether the survey had ended, then called on_stall: a survey that ended normally
+    in that instant was told to stop after its end (its tasks cancelled on a client being closed, or
+    the spell said after its last lines). The end now waits for the check under way: on_stall comes
+    before __exit__ returns, never after. (The end is let in right after the flag is read.)"""
+    ended = threading.Event()  # __exit__ returned
+    stalls: list[bool] = []  # for each on_stall: whether the block had ended by then
+
+    def on_stall(seconds: float) -> None:
+        stalls.append(ended.is_set())
+
+    now = [0.0]
+    watch = survey_watch.NoWorkerWatch(lambda: 0, 10.0, on_stall, clock=lambda: now[0])  # not entered: checks driven here
+    armed = threading.Event()
+
+    def exit_() -> None:
+        watch.__exit__(None, None, None)
+        ended.set()
+
+    class EndRightAfterTheRead(threading.Event):
+        def is_set(self) -> bool:
+            flag = super().is_set()
+            if not flag and armed.is_set() and threading.current_thread() is threading.main_thread():
+                armed.clear()
+                threading.Thread(target=exit_, daemon=True).start()
+                ended.wait(2.0)  # the end, let in: returns at once where nothing holds it back
+            return flag
+
+    watch._stop = EndRightAfterTheRead()
+    assert not watch.check() and stalls == []  # the spell starts
+    now[0] = 10.0  # the whole wait without a worker: this ask stops the survey, the end let in as it reads the flag
+    armed.set()
+    watch.check()
+    assert ended.wait(60)
+    assert stalls == [False], stalls  # called before the end returned, never after it
+    now[0] = 100.0
+    assert not watch.check() and stalls == [False]  # nor by a later ask

@@ -96,7 +96,8 @@ class NoWorkerWatch:
     """Asks a cluster how many workers it has (``workers()``, ``None`` where it cannot be told,
     which counts neither way) every :data:`NO_WORKER_POLL` seconds from a thread of its own while
     the block runs, and calls ``on_stall(seconds)`` once the cluster has had none for ``wait``
-    seconds in a row: once for each such spell, a worker that connects meanwhile ending it. ``wait``
+    seconds in a row: once for each such spell, a worker that connects meanwhile ending it, and never
+    once the block has ended (its end waits for an ``on_stall`` under way, which must return). ``wait``
     0: no watch. ``said``: the first spell, from the start, was said already (an external
     scheduler with no worker yet: :func:`no_workers_note`)."""
 
@@ -106,24 +107,26 @@ class NoWorkerWatch:
         self._since: float | None = None  # when the cluster was first seen without a worker, in this spell
         self._said = said
         self._stop = threading.Event()
+        self._ending = threading.Lock()  # the end's flag read and on_stall called, or the end: one at a time
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
         """Ask once; True where the cluster has now had no worker for ``wait`` (``on_stall`` called)."""
         count = self._workers()
         now = self._clock()
-        if count is None or self._stop.is_set():  # an answer after the block ended: the survey is past it
-            return False
-        if count > 0:
-            self._since, self._said = None, False
-            return False
-        if self._since is None:
-            self._since = now
-        if self._said or now - self._since < self.wait:
-            return False
-        self._said = True
-        self._on_stall(now - self._since)
-        return True
+        with self._ending:  # the block cannot end between the flag read and on_stall: __exit__ waits for it
+            if count is None or self._stop.is_set():  # an answer after the block ended: the survey is past it
+                return False
+            if count > 0:
+                self._since, self._said = None, False
+                return False
+            if self._since is None:
+                self._since = now
+            if self._said or now - self._since < self.wait:
+                return False
+            self._said = True
+            self._on_stall(now - self._since)
+            return True
 
     def _loop(self) -> None:
         every = max(0.1, min(self.wait / 10, NO_WORKER_POLL))
@@ -137,6 +140,7 @@ class NoWorkerWatch:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
+        with self._ending:  # an on_stall under way finishes first; none is called once this returns
+            self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)  # a scheduler slow to answer does not hold the survey's end (a daemon)
