@@ -288,7 +288,7 @@ def test_a_survey_whose_every_lens_came_back_before_the_watch_stopped_it_ends_as
 
 def test_an_answer_that_comes_after_the_survey_ended_stops_nothing():
     """The watch's thread may be waiting for the scheduler's answer as the survey ends (its join gives
-    it 5 s): an answer of no worker that came after the end still called on_stall, which cancelled
+    it NO_WORKER_JOIN_SECONDS): an answer of no worker that came after the end still called on_stall, which cancelled
     the tasks of a client being closed, or said the spell after the survey's last lines. Once the
     block has ended an answer counts for nothing. (The second ask answered only after the exit began.)"""
     now, gate, asked = [0.0], threading.Event(), [0]
@@ -464,3 +464,14 @@ def test_the_survey_ending_just_after_the_watch_read_its_flag_is_not_stopped_aft
     assert stalls == [False], stalls  # called before the end returned, never after it
     now[0] = 100.0
     assert not watch.check() and stalls == [False]  # nor by a later ask
+
+
+def test_the_end_waits_for_the_watchs_thread_as_long_as_its_constant_says(monkeypatch):
+    """__exit__ joined the watch's thread with a literal 5 s, which no setting reached: it now waits
+    NO_WORKER_JOIN_SECONDS, set in one place. (The thread a stand-in that records the join's time limit.)"""
+    monkeypatch.setattr(survey_watch, "NO_WORKER_JOIN_SECONDS", 0.25, raising=False)
+    joins: list[float | None] = []
+    watch = survey_watch.NoWorkerWatch(lambda: 1, 10.0, lambda seconds: None)
+    watch._thread = types.SimpleNamespace(join=lambda timeout=None: joins.append(timeout))
+    watch.__exit__(None, None, None)
+    assert joins == [0.25] and watch._stop.is_set()

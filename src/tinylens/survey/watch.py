@@ -46,6 +46,9 @@ def no_workers_note(address: str) -> str:
 NO_WORKER_WAIT = 120.0
 #: The watch asks the scheduler for its workers this often (seconds), a tenth of the wait where shorter.
 NO_WORKER_POLL = 5.0
+#: Seconds the block's end waits for the watch's thread to stop (a daemon, which calls no ``on_stall``
+#: once the block ended): one waiting for a scheduler slow to answer does not hold the survey's end.
+NO_WORKER_JOIN_SECONDS = 5.0
 
 
 def check_no_worker_wait(seconds: Any) -> float:
@@ -143,4 +146,4 @@ class NoWorkerWatch:
         with self._ending:  # an on_stall under way finishes first; none is called once this returns
             self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5.0)  # a scheduler slow to answer does not hold the survey's end (a daemon)
+            self._thread.join(timeout=NO_WORKER_JOIN_SECONDS)
