@@ -160,6 +160,66 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
         "To fit the rest (a lens cut short resumes from its checkpoint), run: tinylens survey x")
 
 
+def test_a_stop_whose_cancel_is_not_answered_still_ends_the_survey(tmp_path, monkeypatch):
+    """The watch's stop cancelled the survey's tasks with client.cancel, which takes no time limit: a
+    cluster that did not answer it (its client's event loop held; an older distributed waits for the
+    scheduler's reply) held the stop, and the survey, for ever. The cancel is now given CONNECT_TIMEOUT
+    (answered); unanswered, the survey ends without its tasks, the lens cut short left for the next run.
+    (As the test above, the cancel a stand-in that never answers; CONNECT_TIMEOUT 3 s: ~20 s.)"""
+    from distributed import Client
+
+    from survey_mocks import fit_or_hang, lens_a_taken as noting_lens_a
+
+    monkeypatch.setattr(runner, "fit_lens", fit_or_hang)
+    monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "3s")
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_hang")]
+    out = tmp_path / "out"
+    out.mkdir()
+    lens_a_taken = noting_lens_a(monkeypatch)
+    never, cancels = threading.Event(), []
+    with _local_cluster() as cluster, Client(cluster) as client:
+        async def no_restart(*args, **kwargs):
+            return None
+
+        for nanny in cluster.workers.values():
+            nanny.instantiate = no_restart
+        pid = next(iter(client.run(os.getpid).values()))
+
+        def unanswered_cancel(futures, *args, **kwargs):  # the cluster never answers the cancel
+            cancels.append([future.key for future in futures])
+            never.wait(300)
+
+        monkeypatch.setattr(client, "cancel", unanswered_cancel)
+
+        def kill_the_worker() -> None:
+            if lens_a_taken.wait(120) and _wait_for(lambda: attempts.attempts(lenses[1].output(out)) > 0):
+                os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_the_worker, daemon=True)
+        killer.start()
+        raised: list[BaseException] = []
+
+        def survey() -> None:
+            try:
+                runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, no_worker_wait=2.0)
+            except BaseException as exc:  # noqa: BLE001 - the test's to judge
+                raised.append(exc)
+
+        surveying = threading.Thread(target=survey, daemon=True)
+        surveying.start()
+        surveying.join(90)
+        stuck = surveying.is_alive()
+        never.set()  # the stand-in let go, so that the cluster closes
+        killer.join(10)
+        assert not stuck, "the stop still waits for a cancel the cluster does not answer"
+    assert len(cancels) == 1 and len(cancels[0]) == 1, cancels  # lens_hang's task, asked once
+    assert len(raised) == 1 and isinstance(raised[0], survey_watch.NoWorkersLeft), raised
+    assert raised[0].unfitted == ["lens_hang"] and raised[0].finished == 1
+    assert pd.read_csv(out / filenames.CATALOG_CSV)["lens_id"].tolist() == ["lens_a"]
+    assert not (lenses[1].output(out) / filenames.ROW).exists()
+    assert not [p.name for p in out.rglob("*") if ".tmp" in p.name]
+
+
 def test_a_worker_started_again_within_the_wait_lets_the_survey_go_on(tmp_path, monkeypatch):
     """The nanny starts a killed worker again within seconds: the cluster had no worker meanwhile
     (the watch saw it) but the survey goes on and fits every lens. (One worker process, killed by

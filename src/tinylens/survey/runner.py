@@ -744,7 +744,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             with submit_lock:  # no task is submitted after this: every one sent is cancelled
                 stalled.append(seconds)
                 waiting = [future for future in list(lens_of) if not future.done()]
-            client.cancel(waiting)  # the loop below takes them back (dropped) and ends
+            try:  # the loop below takes them back (dropped) and ends; given CONNECT_TIMEOUT (answered):
+                # a cluster that does not answer (its event loop held) must not hold the stop for ever
+                survey_cluster.answered(lambda: client.cancel(waiting), "survey-cancel")
+            except Exception:  # not answered (or refused): the loop ends without them, left for the next run
+                running.clear()
 
         events.open()  # no events from some schedulers: the lens is then fitted again unsaid
         watch = NoWorkerWatch(lambda: connected_workers(client), wait, on_stall, said=none_yet)
@@ -840,6 +844,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 if lens.lens_id not in rows and (row := written_row(lens, out)) is not None:
                     rows[lens.lens_id] = row
             frame = write_catalog(rows, out)
+    # not taken back: only where the loop ended without them, its tasks' cancel unanswered (on_stall)
+    dropped.extend(lens.lens_id for lens in lens_of.values() if lens.lens_id not in rows)
     if stalled and (dropped or unsent or unfitted):  # every lens back (its row taken): the survey ended, not stopped
         raise NoWorkersLeft(stalled[0], [*dropped, *unsent, *unfitted], len(frame))
     if unfitted:
