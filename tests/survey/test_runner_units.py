@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 
 from tinylens import filenames
 from tinylens.cli.main import app
-from tinylens.errors import DataWarning, OutputError, TinyLensError
+from tinylens.errors import ConfigValueError, DataWarning, OutputError, TinyLensError
 from tinylens.survey import attempts
 from tinylens.survey import catalog
 from tinylens.survey import cluster as survey_cluster
@@ -1673,6 +1673,32 @@ def test_so_many_workers_that_they_would_swamp_the_cores_are_refused(tmp_path, m
     assert not out.exists()
     runner.check_workers(64)  # the most: warned of, not refused
     assert "the 1 core this survey" in str(pytest.raises(TinyLensError, runner.check_workers, 33, 1).value)
+
+
+@pytest.mark.parametrize("workers", [2.5, 2.0, True, "2", float("nan")])
+def test_run_survey_refuses_a_count_of_workers_that_is_no_whole_number(tmp_path, mock_survey, monkeypatch, workers):
+    """``tinylens survey --workers 2.5`` was refused in one line, but ``run_survey(workers=2.5)``
+    passed the check (2.5 >= 1) and went on to a local cluster of 2.5 workers, and ``workers=True``
+    ran as 1 worker: each is refused as the CLI refuses it, a ConfigValueError naming workers,
+    before any cluster starts or anything is written; numpy's integers are counts as ints are."""
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+
+    def no_cluster(workers, *args, **kwargs):
+        pytest.fail(f"a local cluster of {workers!r} workers was started")
+
+    monkeypatch.setattr(runner, "dask_client", no_cluster)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigValueError) as raised:
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, workers=workers, progress=False)
+    assert str(raised.value) == (f"--workers {workers} (run_survey: workers=): the local cluster's worker processes are "
+                                 "counted in whole numbers. Give --workers 1 or more, or leave it out for the default "
+                                 "(2 here).")
+    assert not out.exists()
+    runner.check_whole_workers(np.int64(2))  # a whole number, as 2 is
+    result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]),
+                                      "--out", str(out), "--workers", "2.5"])
+    assert result.exit_code == 2 and "--workers 2.5: the local cluster's worker processes are counted in whole numbers." in \
+        " ".join(result.output.split()), result.output  # the CLI's own words, without run_survey's name
 
 
 def test_a_dry_run_counts_one_lens_folder_as_one(tmp_path, mock_survey):

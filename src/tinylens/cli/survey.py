@@ -18,7 +18,7 @@ from rich.markup import escape
 from tinylens.cli.common import (CONFIG_READ, SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
 from tinylens.cli.simulate_population import number_value, whole_value
-from tinylens.errors import TinyLensError, counted, cut_value, lens_count, listed
+from tinylens.errors import TinyLensError, counted, lens_count, listed
 from tinylens.survey.lens_files import survey_names_text
 
 #: Exit code of a survey in which no lens was fitted (some failing is normal, and exits 0).
@@ -193,16 +193,14 @@ def survey(
 
 
 def check_whole_workers(workers: Any) -> None:
-    """TinyLensError unless ``workers`` (``--workers`` as :func:`~tinylens.cli.simulate_population.whole_value`
+    """ConfigValueError unless ``workers`` (``--workers`` as :func:`~tinylens.cli.simulate_population.whole_value`
     read it: ``1e3`` is 1000, ``1e400`` the whole number typed) is a whole number, which the run's own check
     (counts of at least 1 and of the cores) then judges: ``2.5``, ``nan``, ``inf`` or ``abc`` is refused
-    here, in one line as a count out of range is, not in click's box of usage."""
-    if isinstance(workers, int) and not isinstance(workers, bool):
-        return
-    from tinylens.survey.runner import default_workers
+    here, in one line as a count out of range is, not in click's box of usage; the same check, and
+    words, as ``run_survey(workers=2.5)``'s (:func:`tinylens.survey.runner.check_whole_workers`)."""
+    from tinylens.survey.runner import check_whole_workers as check
 
-    raise TinyLensError(f"--workers {cut_value(str(workers), 100)}: the local cluster's worker processes are counted in "
-                        f"whole numbers. Give --workers 1 or more, or leave it out for the default ({default_workers()} here).")
+    check(workers)
 
 
 def rerun_command(ctx: Any, retry_failed: bool) -> str:

@@ -35,6 +35,7 @@ import contextlib
 import errno
 import functools
 import logging
+import numbers
 import os
 import threading
 import time
@@ -47,7 +48,7 @@ from typing import Any
 import pandas as pd
 
 from tinylens import filenames
-from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
+from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigValueError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed)
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
@@ -331,6 +332,19 @@ def default_workers() -> int:
     return max(1, min(DEFAULT_WORKERS, available_cores()))
 
 
+def check_whole_workers(workers: Any, argument: str = "") -> None:
+    """ConfigValueError unless ``workers`` is a whole number (an integer, NumPy's too, not a bool), which
+    :func:`check_workers` then judges: ``2.5``, ``nan``, ``True`` or ``"2"`` is refused, as
+    ``--workers 2.5`` is on the command line (``tinylens survey``, whose option gives no
+    ``argument``); ``run_survey`` names its own (``argument``: :data:`SURVEY_WORKERS_ARGUMENT`)."""
+    if isinstance(workers, numbers.Integral) and not isinstance(workers, bool):
+        return
+    named = f" ({argument})" if argument else ""
+    raise ConfigValueError(f"--workers {cut_value(str(workers), 100)}{named}: the local cluster's worker processes are "
+                           f"counted in whole numbers. Give --workers 1 or more, or leave it out for the default "
+                           f"({default_workers()} here).")
+
+
 def check_workers(workers: int, cores: int | None = None) -> None:
     """TinyLensError unless a local cluster can have ``workers`` worker processes: at least one,
     and at most :data:`MAX_WORKERS_PER_CORE` per core of ``cores`` (default :func:`available_cores`)."""
@@ -467,7 +481,9 @@ def run_survey(
     """
     from tinylens.interrupts import folder_on_interrupt, marked_on_interrupt
 
-    workers = default_workers() if workers is None else workers
+    if workers is not None:  # 2.5 or True would reach the local cluster (True as 1 worker): refused as --workers 2.5 is
+        check_whole_workers(workers, SURVEY_WORKERS_ARGUMENT)
+    workers = default_workers() if workers is None else int(workers)
     no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else check_no_worker_wait(no_worker_wait)
     lens_ids: list[str] = []  # filled once the lens folders are read
     digest: list[str] = []  # and the template's digest once it is read
