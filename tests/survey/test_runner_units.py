@@ -3606,7 +3606,7 @@ def test_every_lens_a_survey_did_not_fit_after_a_task_was_dropped_is_counted_and
     from survey_mocks import echo_truth_path
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None, info=None: 1)
     lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_b", "lens_c", "lens_d")]
     task_row = runner._task_row
 
@@ -3662,7 +3662,7 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
 
     survey_mocks.REFUSED_ONCE.clear()
     monkeypatch.setattr(runner, "fit_lens", survey_mocks.echo_truth_path_refused_first)
-    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None, info=None: 1)
     real_answered, late = survey_cluster.answered, []
 
     def first_value_late(call, name="survey-scheduler-question"):
@@ -3677,6 +3677,43 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
     assert [row["status"] for row in late] == ["refused"]
     assert sorted(frame["lens_id"]) == ["lens_a", "lens_b", "lens_c"]
     assert frame["status"].tolist() == ["ok"] * 3
+
+
+def test_with_a_worker_refused_each_finished_lens_asks_the_scheduler_once(tmp_path, monkeypatch):
+    """With a worker refused, each finished lens asked the scheduler twice: scheduler_info() for
+    the tasks-in-flight limit, then scheduler_info(n_workers=-1) for the workers not refused that
+    its next lens goes to (and a refused lens twice with n_workers=-1): on a cluster of thousands
+    of lenses, twice the questions to a busy scheduler. The one answer listing every worker tells
+    both, and is now asked once. (An in-process cluster, one task in flight; fits faked: ~2 s.)"""
+    from distributed import Client, LocalCluster
+
+    import survey_mocks
+
+    survey_mocks.REFUSED_ONCE.clear()
+    monkeypatch.setattr(runner, "fit_lens", survey_mocks.echo_truth_path_refused_first)
+    monkeypatch.setattr(runner, "MIN_IN_FLIGHT", 1)
+    monkeypatch.setattr(runner, "IN_FLIGHT_PER_THREAD", 1)  # one thread: one task in flight, the real limit
+    monkeypatch.setattr(runner, "connected_workers", lambda client: 1)  # the watch's own questions left out
+    names = ("lens_a", "lens_b", "lens_c", "lens_d")
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in names]
+    for lens in lenses:  # there: lens_a's refusal is the worker's, not that of a folder removed since
+        lens.folder.mkdir(parents=True)
+    asked: list[tuple[dict, int]] = []  # each question's arguments, and how many lenses were fitted then
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        real = client.scheduler_info
+
+        def scheduler_info(*args, **kwargs):
+            asked.append((kwargs, sum((tmp_path / "lenses" / name / filenames.ROW).exists() for name in names)))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(client, "scheduler_info", scheduler_info)
+        frame = runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client)
+    assert frame["status"].tolist() == ["ok"] * 4
+    # the first submission (no worker refused yet), lens_a's refusal, and each of the 4 lenses fitted:
+    # one question each, every worker listed once one is refused
+    assert [kwargs for kwargs, _ in asked] == [{}] + [{"n_workers": -1}] * 5, asked
+    assert [fitted for _, fitted in asked[2:]] == [1, 2, 3, 4], asked
 
 
 def test_a_finished_task_s_late_value_is_the_row_its_worker_wrote_where_it_wrote_one(tmp_path, monkeypatch):
@@ -3708,7 +3745,7 @@ def test_a_lost_scheduler_given_by_its_scheduler_file_is_named_with_the_file(tmp
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
-    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None: 1)
+    monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None, info=None: 1)
     task_row, clients = runner._task_row, []
 
     @contextlib.contextmanager

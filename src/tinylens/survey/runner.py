@@ -150,13 +150,17 @@ def cluster_threads(info: Mapping[str, Any]) -> int:
     return sum(int(w.get("nthreads", 1)) for w in info["workers"].values())
 
 
-def _in_flight_limit(client: Any, known: int | None = None) -> int:
+def _in_flight_limit(client: Any, known: int | None = None, info: Any = survey_workers.ASK) -> int:
     """How many tasks to keep submitted: a few per worker thread the scheduler knows of now. Where
     it cannot be asked, or gives no answer within :data:`CONNECT_TIMEOUT` (:func:`answered`: a busy
     scheduler, or one whose node died), the limit it last gave (``known``), else the fewest: a large
-    cluster's threads are not left idle because one answer came late."""
+    cluster's threads are not left idle because one answer came late. ``info``: the scheduler's
+    answer already had (:func:`~tinylens.survey.workers.every_worker_info`; ``None``: it gave none),
+    not asked for again."""
     try:
-        threads = cluster_threads(survey_cluster.answered(client.scheduler_info))
+        if info is None:
+            raise LookupError("the scheduler gave no answer")
+        threads = cluster_threads(survey_cluster.answered(client.scheduler_info) if info is survey_workers.ASK else info)
     except Exception:  # an info call failing, or not answered, must not stop the survey
         return known if known is not None else MIN_IN_FLIGHT
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
@@ -683,18 +687,18 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         unfitted: list[str] = []  # refused by every worker they were given to
         gone: set[str] = set()  # lenses whose folder this process no longer sees either: their workers not asked
 
-        def submit(lens: Lens) -> None:
+        def submit(lens: Lens, info: Any = survey_workers.ASK) -> None:
             with submit_lock:
                 if stalled:  # stopped for want of workers: left for the next run
                     unsent.append(lens.lens_id)
                     return
-                _submit(lens)
+                _submit(lens, info)
 
-        def _submit(lens: Lens) -> None:
+        def _submit(lens: Lens, info: Any) -> None:
             nonlocal lost
             before = attempts(lens.output(out))
             started.setdefault(lens.lens_id, before)
-            where = good_workers(client, refused) if refused else None  # preferred, while there are some
+            where = good_workers(client, refused, info) if refused else None  # preferred, while there are some
             try:
                 future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
                                        str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
@@ -716,10 +720,12 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         limits: list[int] = []  # the last tasks-in-flight limit the scheduler answered for
 
         def submit_more() -> None:
-            limit = _in_flight_limit(client, known=limits[-1] if limits else None)
+            # with a worker refused, one question tells both the threads and the workers to prefer
+            info = survey_workers.every_worker_info(client) if refused else survey_workers.ASK
+            limit = _in_flight_limit(client, known=limits[-1] if limits else None, info=info)
             limits[:] = [limit]
             while running.count() < limit and (lens := next(queue, None)) is not None:
-                submit(lens)
+                submit(lens, info)
 
         def note_refits(lenses: Sequence[Lens], worker: str, deaths: Mapping[str, int],
                         tasks: Mapping[str, tuple[int, Callable[[], int]]]) -> None:
@@ -800,21 +806,24 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                         submit(lens)
                         continue
                     lacks = refusal.get("missing")
-                    if refusal["worker"] not in refused:
-                        refused[refusal["worker"]] = refusal
+                    new_worker = refusal["worker"] not in refused
+                    refused[refusal["worker"]] = refused.get(refusal["worker"], refusal)
+                    info = survey_workers.every_worker_info(client)  # one question for the lines below and submit
+                    none_left = good_workers(client, refused, info) is None
+                    if new_worker:
                         if not lacks:
                             bar.note(refused_worker_note(refusal, survey_workers.my_copy(), silent, folders_unchecked, copies_unchecked))
                         elif (refusal["host"], lacks) not in told_hosts:  # one line per host
                             told_hosts.add((refusal["host"], lacks))
                             bar.note(lacking_host_text(refusal["host"], lacks, refusal["python"], [refusal["worker"]],
-                                                       good_workers(client, refused) is None, lead="survey: host"))
+                                                       none_left, lead="survey: host"))
                     # Held against the lens only where no other worker could take it: while one is busy,
                     # Dask's work stealing hands its queued lenses to the idle worker that refuses them,
                     # again and again, which must not leave them unfitted beside a worker that fits them.
-                    if good_workers(client, refused) is None:
+                    if none_left:
                         refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
                     if refusals.get(lens.lens_id, 0) <= RESUBMITS:
-                        submit(lens)
+                        submit(lens, info)
                     elif lacks:  # no worker connected has the sampler's package: failed, saying where to install it
                         row = missing_row(lens.lens_id, refusal)
                         write_row(lens.output(out), row)

@@ -595,20 +595,41 @@ def unchecked_why(unchecked: Mapping[str, str] | None, worker: Any) -> str | Non
     return unchecked.get(worker, unchecked.get(EVERY_WORKER))
 
 
-def good_workers(client: Any, refused: Mapping[str, Any]) -> list[str] | None:
+#: ``info`` not given to :func:`good_workers` or ``runner._in_flight_limit``: they ask the scheduler themselves.
+ASK = object()
+
+
+def good_workers(client: Any, refused: Mapping[str, Any], info: Any = ASK) -> list[str] | None:
     """The workers of ``client``'s cluster not among those ``refused`` (``None``: none, or the
-    scheduler cannot be asked)."""
+    scheduler cannot be asked), by ``info`` where given (:func:`every_worker_info`'s answer, asked once
+    for this and the tasks-in-flight limit; ``None``: it gave none, and is not asked again)."""
+    if info is None:
+        return None
     try:
-        return [address for address in cluster_workers(client) if address not in refused] or None
+        listed = cluster_workers(client) if info is ASK else list(info["workers"])
+        return [address for address in listed if address not in refused] or None
     except Exception:  # an info call failing must not stop the survey
         return None
+
+
+def every_worker_info(client: Any) -> Mapping[str, Any] | None:
+    """The scheduler's ``scheduler_info`` listing every worker of ``client``'s cluster, which tells
+    both the workers not refused (:func:`good_workers`) and the threads (``runner.cluster_threads``)
+    in one question; None where it cannot be asked or gives no answer in time (:func:`answered`)."""
+    try:
+        return _every_worker_info(client)
+    except Exception:  # an info call failing must not stop the survey
+        return None
+
+
+def _every_worker_info(client: Any) -> Mapping[str, Any]:
+    try:
+        return survey_cluster.answered(lambda: client.scheduler_info(n_workers=-1))
+    except TypeError:  # distributed 2024.x: every worker is listed
+        return survey_cluster.answered(client.scheduler_info)
 
 
 def cluster_workers(client: Any) -> list[str]:
     """The addresses of the workers of ``client``'s cluster, as its scheduler lists them; raises
     what asking it raises (TimeoutError: no answer within :data:`CONNECT_TIMEOUT`, :func:`answered`)."""
-    try:
-        info = survey_cluster.answered(lambda: client.scheduler_info(n_workers=-1))
-    except TypeError:  # distributed 2024.x: every worker is listed
-        info = survey_cluster.answered(client.scheduler_info)
-    return list(info["workers"])
+    return list(_every_worker_info(client)["workers"])
