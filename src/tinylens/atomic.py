@@ -142,6 +142,21 @@ def _synced(tmp: Path, path: Path) -> None:
         os.close(fd)
 
 
+def sync_appended(handle: Any, path: Path) -> None:
+    """Flush what was appended to the open file ``handle`` of ``path`` (a record written in place,
+    not renamed) to the disk (``os.fsync``) where files are flushed (:data:`FSYNC_VARIABLE`), so that
+    a crash just after it keeps the whole line; passed by where the disk cannot flush a file
+    (:data:`_UNSYNCABLE`). Another OSError (EIO) names ``path``."""
+    handle.flush()
+    if not _syncing():
+        return
+    try:
+        os.fsync(handle.fileno())
+    except OSError as err:
+        if err.errno not in _UNSYNCABLE:
+            raise _naming(err, path) from None
+
+
 #: What a system says where a file or folder cannot be flushed (a disk or mount that does not
 #: sync them): the file is written as it was before tinylens flushed files, unsaid.
 _UNSYNCABLE = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}

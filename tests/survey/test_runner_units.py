@@ -6172,6 +6172,48 @@ def test_a_fit_started_on_a_dask_worker_names_it_in_its_attempts_line(tmp_path):
     assert attempts.attempts(tmp_path) == 2
 
 
+@pytest.mark.parametrize("cut", ["template bbbbbbbb", f"template {'b' * 16}, worker tcp://10.0.0.2:4"])
+def test_an_attempts_line_cut_by_a_crash_is_no_record_and_the_next_fit_s_line_stands_apart(tmp_path, cut):
+    """note_attempt appended its line unflushed, the only file the survey wrote outside atomic.py:
+    a node crashing mid-write left a cut last line, which attempted_digest read as the template of
+    the lens's checkpoints ('bbbbbbbb', no template's digest, where the fit it records never
+    started) and attempt_workers as a worker (tcp://10.0.0.2:4, of no cluster); the next fit's line
+    was then joined to it, its digest and worker read as the cut line's. A last line without its
+    newline is now no record, cut off before the next line is appended, which is flushed."""
+    folder = tmp_path / "lens_a"
+    folder.mkdir()
+    whole = f"2026-12-07 10:00:00 process 11 on node6 template {'a' * 16}, worker tcp://10.0.0.1:4000\n"
+    (folder / filenames.ATTEMPTS).write_text(whole + f"2026-12-07 11:00:00 process 12 on node7 {cut}")
+    assert attempts.attempted_digest(folder) == "a" * 16
+    assert attempts.attempt_workers(folder) == ["tcp://10.0.0.1:4000"]
+    assert attempts.attempts(folder) == 1
+    attempts.note_attempt(folder, "c" * 16)  # the lens's next fit, outside a worker
+    lines = (folder / filenames.ATTEMPTS).read_text().split("\n")
+    assert lines[0] + "\n" == whole and lines[1].endswith(f" template {'c' * 16}") and lines[2:] == [""], lines
+    assert "bbbb" not in lines[1] and f" process {os.getpid()} on " in lines[1], lines  # the cut line not joined to it
+    assert attempts.attempted_digest(folder) == "c" * 16
+    assert attempts.attempt_workers(folder) == ["tcp://10.0.0.1:4000", ""]
+    assert attempts.attempts(folder) == 2
+
+
+@pytest.mark.parametrize("setting", ["", "0"])
+def test_an_attempts_line_is_flushed_to_the_disk_unless_fsync_is_off(tmp_path, monkeypatch, setting):
+    """The attempts line, appended in place, is flushed (os.fsync of that file) as atomic.py's
+    files are, and not where TINYLENS_FSYNC=0 turns flushing off."""
+    monkeypatch.setenv("TINYLENS_FSYNC", setting)
+    synced, real = [], os.fsync
+
+    def fsync(fd):
+        synced.append((os.fstat(fd).st_ino, os.fstat(fd).st_size))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    attempts.note_attempt(tmp_path, "a" * 16)
+    path = tmp_path / filenames.ATTEMPTS
+    assert synced == ([] if setting == "0" else [(path.stat().st_ino, path.stat().st_size)])
+    assert attempts.attempted_digest(tmp_path) == "a" * 16
+
+
 def test_the_lost_scheduler_message_says_what_becomes_of_its_workers_and_what_to_check():
     """A scheduler that stopped answering (its batch job ended, scancel): the message said its
     workers might wait for a scheduler for their --death-timeout, with no limit by default, fitting

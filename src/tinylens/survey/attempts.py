@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylens import filenames
+from tinylens.atomic import sync_appended
 from tinylens.errors import SURVEY_RERUN
 from tinylens.jsonfile import read_json_file
 from tinylens.precision import get_precision
@@ -53,15 +54,26 @@ def note_attempt(folder: Path, digest: str | None = None) -> None:
         worker = f"{ATTEMPT_WORKER}{get_worker().address}"
     except Exception:  # not in a Dask worker's task (ValueError): the line names none
         worker = ""
-    with open(folder / filenames.ATTEMPTS, "a") as handle:
-        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}{made}{worker}\n")
+    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} process {os.getpid()} on {socket.gethostname()}{made}{worker}\n"
+    path = folder / filenames.ATTEMPTS
+    with open(path, "a+b") as handle:  # appended to (O_APPEND), and read for a cut last line
+        handle.seek(0)
+        written = handle.read()
+        whole = written.rfind(b"\n") + 1
+        if whole < len(written):  # a line cut by a crash mid-write, no record (attempt_lines): not joined to this one
+            handle.truncate(whole)
+        handle.write(line.encode())
+        sync_appended(handle, path)  # the whole line on the disk before the fit starts (TINYLENS_FSYNC)
 
 
 def attempt_lines(folder: Path) -> list[str]:
     """The lines of ``folder``'s :data:`tinylens.filenames.ATTEMPTS`, one per fit started
-    (:func:`note_attempt`); none where the file is missing or cannot be read."""
+    (:func:`note_attempt`); none where the file is missing or cannot be read. A last line without
+    its newline (cut where its node crashed mid-write: a truncated digest or worker address) is
+    left out: its fit never started, the line being written before it."""
     try:
-        return (folder / filenames.ATTEMPTS).read_text().splitlines()
+        written = (folder / filenames.ATTEMPTS).read_bytes()
+        return written[:written.rfind(b"\n") + 1].decode().splitlines()
     except (OSError, UnicodeDecodeError):
         return []
 
