@@ -220,6 +220,83 @@ def test_a_stop_whose_cancel_is_not_answered_still_ends_the_survey(tmp_path, mon
     assert not [p.name for p in out.rglob("*") if ".tmp" in p.name]
 
 
+def test_a_stop_whose_cancel_is_not_answered_does_not_strand_a_lens_that_just_came_back(tmp_path, monkeypatch):
+    """Unanswered, the stop's cancel emptied the survey's as_completed (its clear) from the watch's
+    thread; a task that came back in that instant had been seen by the survey's thread, which then
+    took it from the emptied queue and waited for ever. The survey's thread now alone takes from it,
+    ending once the stop gave up its tasks. (An in-process cluster said to have no worker, the wait
+    0.5 s, CONNECT_TIMEOUT 2 s, the cancel a stand-in that never answers; the clear let in right
+    after the survey's thread saw lens_a's task back: ~5 s.)"""
+    import queue as pyqueue
+
+    import distributed
+    from distributed import LocalCluster, Client
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    monkeypatch.setattr(runner, "connected_workers", lambda client: 0)
+    monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "2s")
+    given_up, cleared, never, surveyor = threading.Event(), threading.Event(), threading.Event(), []
+    real_answered = survey_cluster.answered
+
+    def answered(call, name="survey-scheduler-question"):
+        try:
+            return real_answered(call, name)
+        except Exception:
+            if name == "survey-cancel":
+                given_up.set()
+            raise
+
+    monkeypatch.setattr(survey_cluster, "answered", answered)
+
+    class SeenThenCleared(pyqueue.Queue):
+        armed = True
+
+        def empty(self) -> bool:
+            seen = super().empty()
+            if not seen and self.armed and surveyor and threading.current_thread() is surveyor[0]:
+                type(self).armed = False  # lens_a's task seen back: the stop comes now, its cancel unanswered
+                given_up.wait(60)
+                cleared.wait(2)  # the watch's clear, where it makes one, right after
+            return seen
+
+    class Completed(distributed.as_completed):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.queue = SeenThenCleared()
+
+        def clear(self):
+            super().clear()
+            cleared.set()
+
+    monkeypatch.setattr(distributed, "as_completed", Completed)
+    lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    raised: list[BaseException] = []
+    frames: list[pd.DataFrame] = []
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        monkeypatch.setattr(client, "cancel", lambda futures, *args, **kwargs: never.wait(300))
+
+        def survey() -> None:
+            try:
+                frames.append(runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client,
+                                                 no_worker_wait=0.5))
+            except BaseException as exc:  # noqa: BLE001 - the test's to judge
+                raised.append(exc)
+
+        surveying = threading.Thread(target=survey, daemon=True)
+        surveyor.append(surveying)
+        surveying.start()
+        surveying.join(90)
+        stuck = surveying.is_alive()
+        never.set()
+        assert not stuck, "the survey waits for ever for a task taken from its queue by the stop"
+    assert given_up.is_set() and not raised, raised  # lens_a came back: the survey ended as fitted
+    assert frames[0]["lens_id"].tolist() == ["lens_a"] and frames[0]["status"].tolist() == ["ok"]
+    assert pd.read_csv(tmp_path / filenames.CATALOG_CSV)["lens_id"].tolist() == ["lens_a"]
+
+
 def test_a_worker_started_again_within_the_wait_lets_the_survey_go_on(tmp_path, monkeypatch):
     """The nanny starts a killed worker again within seconds: the cluster had no worker meanwhile
     (the watch saw it) but the survey goes on and fits every lens. (One worker process, killed by

@@ -107,6 +107,9 @@ FLUSH_SECONDS = 60.0
 #: bounds what the client and scheduler hold for very large surveys.
 MIN_IN_FLIGHT = 1000
 IN_FLIGHT_PER_THREAD = 2
+#: Seconds the survey's loop waits between its looks for a task that came back (and for the no-worker
+#: stop that gave up its tasks): at most this late in taking one in.
+COMPLETED_POLL = 0.02
 #: The catalogue's text columns (TEXT_COLUMNS): in :mod:`tinylens.filenames`, beside the catalogue's names.
 from tinylens.filenames import TEXT_COLUMNS  # noqa: E402, F401 (also imported from here)
 
@@ -654,6 +657,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     wait = NO_WORKER_WAIT if no_worker_wait is None else no_worker_wait
     stalled: list[float] = []  # the seconds a local cluster had no worker, once the survey stopped for it
     submit_lock = threading.Lock()  # a lens submitted, or the survey stopped for want of workers: not both at once
+    abandoned = threading.Event()  # the stop's cancel unanswered: the loop ends without the tasks still out
     with contextlib.nullcontext(client) if client is not None else dask_client(workers, scheduler) as client, \
             SurveyProgress(total, done, progress, workers=lambda: connected_workers(client), resuming=resuming,
                            stage=lambda: stages_in_flight(snapshot(lens_of), out, started)) as bar, \
@@ -770,14 +774,26 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 # a cluster that does not answer (its event loop held) must not hold the stop for ever
                 survey_cluster.answered(lambda: client.cancel(waiting), "survey-cancel")
             except Exception:  # not answered (or refused): the loop ends without them, left for the next run
-                running.clear()
+                abandoned.set()  # not running.clear(): from this thread it could empty the queue the loop takes from
+
+        def completed() -> Iterator[Any]:
+            """``running``'s tasks as they come back, taken from it by this thread alone (its own
+            iteration waits on a queue that another thread's clear can empty between its look and its
+            take, for ever), until the stop gave up the tasks still out (``abandoned``)."""
+            while not abandoned.is_set():
+                if running.has_ready():
+                    yield next(running)  # one is queued, and only this thread takes from the queue
+                elif running.is_empty():
+                    return
+                else:
+                    abandoned.wait(COMPLETED_POLL)
 
         events.open()  # no events from some schedulers: the lens is then fitted again unsaid
         watch = NoWorkerWatch(lambda: connected_workers(client), wait, on_stall, said=none_yet)
         try:
             watch.__enter__()
             submit_more()
-            for future in running:
+            for future in completed():
                 lens = lens_of.pop(future)
                 with keys_lock:
                     keyed.pop(str(future.key), None)
