@@ -1675,7 +1675,7 @@ def test_so_many_workers_that_they_would_swamp_the_cores_are_refused(tmp_path, m
     assert "the 1 core this survey" in str(pytest.raises(TinyLensError, runner.check_workers, 33, 1).value)
 
 
-@pytest.mark.parametrize("workers", [2.5, 2.0, True, "2", float("nan")])
+@pytest.mark.parametrize("workers", [2.5, True, "2", float("nan"), float("inf"), np.float64(2.5)])
 def test_run_survey_refuses_a_count_of_workers_that_is_no_whole_number(tmp_path, mock_survey, monkeypatch, workers):
     """``tinylens survey --workers 2.5`` was refused in one line, but ``run_survey(workers=2.5)``
     passed the check (2.5 >= 1) and went on to a local cluster of 2.5 workers, and ``workers=True``
@@ -1699,6 +1699,31 @@ def test_run_survey_refuses_a_count_of_workers_that_is_no_whole_number(tmp_path,
                                       "--out", str(out), "--workers", "2.5"])
     assert result.exit_code == 2 and "--workers 2.5: the local cluster's worker processes are counted in whole numbers." in \
         " ".join(result.output.split()), result.output  # the CLI's own words, without run_survey's name
+
+
+@pytest.mark.parametrize("workers", [2.0, np.float64(2.0), np.int64(2)])
+def test_run_survey_counts_a_whole_number_of_workers_written_as_a_float_as_the_integer_it_is(tmp_path, mock_survey,
+                                                                                             monkeypatch, workers):
+    """``run_survey(workers=2.0)`` ended in Dask's TypeError ('float' object cannot be interpreted as
+    an integer), and the check of whole numbers then refused it as no whole number, where
+    ``--workers 2.0`` runs 2 workers and ``is_whole(2.0)`` holds: it is 2 workers, an int, as the CLI's."""
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    started: list[Any] = []
+
+    class Started(Exception):
+        pass
+
+    def no_cluster(workers, *args, **kwargs):
+        started.append(workers)
+        raise Started
+
+    monkeypatch.setattr(runner, "dask_client", no_cluster)
+    with pytest.raises(Started):
+        runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out", workers=workers, progress=False)
+    assert started == [2] and type(started[0]) is int, started
+    runner.check_whole_workers(2.0)  # the CLI's check too
+    with pytest.raises(ConfigValueError, match="counted in whole numbers"):
+        runner.check_whole_workers(2.5)
 
 
 def test_a_dry_run_counts_one_lens_folder_as_one(tmp_path, mock_survey):

@@ -53,6 +53,7 @@ from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
+from tinylens.simulate_limits import is_whole
 from tinylens.survey.attempts import (attempt_workers, attempts, fit_digest, snapshot, stages_in_flight)
 from tinylens.survey.catalog import write_catalog
 from tinylens.survey import cluster as survey_cluster
@@ -340,11 +341,13 @@ def default_workers() -> int:
 
 
 def check_whole_workers(workers: Any, argument: str = "") -> None:
-    """ConfigValueError unless ``workers`` is a whole number (an integer, NumPy's too, not a bool), which
-    :func:`check_workers` then judges: ``2.5``, ``nan``, ``True`` or ``"2"`` is refused, as
-    ``--workers 2.5`` is on the command line (``tinylens survey``, whose option gives no
-    ``argument``); ``run_survey`` names its own (``argument``: :data:`SURVEY_WORKERS_ARGUMENT`)."""
-    if isinstance(workers, numbers.Integral) and not isinstance(workers, bool):
+    """ConfigValueError unless ``workers`` is a whole number (an integer, NumPy's too, not a bool, or
+    one written as a float, ``2.0``, which ``run_survey`` counts as the integer it is, as
+    ``--workers 2.0`` and :func:`~tinylens.simulate_limits.is_whole` do), which :func:`check_workers`
+    then judges: ``2.5``, ``nan``, ``True`` or ``"2"`` is refused, as ``--workers 2.5`` is on the
+    command line (``tinylens survey``, whose option gives no ``argument``); ``run_survey`` names its
+    own (``argument``: :data:`SURVEY_WORKERS_ARGUMENT`)."""
+    if isinstance(workers, numbers.Real) and not isinstance(workers, bool) and is_whole(workers):
         return
     named = f" ({argument})" if argument else ""
     raise ConfigValueError(f"--workers {cut_value(str(workers), 100)}{named}: the local cluster's worker processes are "
@@ -490,7 +493,7 @@ def run_survey(
 
     if workers is not None:  # 2.5 or True would reach the local cluster (True as 1 worker): refused as --workers 2.5 is
         check_whole_workers(workers, SURVEY_WORKERS_ARGUMENT)
-    workers = default_workers() if workers is None else int(workers)
+    workers = default_workers() if workers is None else int(workers)  # 2.0 as 2: Dask's cluster takes no float
     no_worker_wait = NO_WORKER_WAIT if no_worker_wait is None else check_no_worker_wait(no_worker_wait)
     lens_ids: list[str] = []  # filled once the lens folders are read
     digest: list[str] = []  # and the template's digest once it is read
