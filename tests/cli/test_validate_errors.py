@@ -1688,7 +1688,7 @@ def test_a_sampler_setting_outside_the_shared_rules_given_a_yaml_boolean_word_sa
     path.write_text(path.read_text().replace("    nlive: 50", f"    nlive: 50\n    {key}: {word}"))
     assert yaml.safe_load(path.read_text())["inference"]["settings"][key] is read
     assert_user_error(invoke("validate", path), f"inference.settings.{key}: {fragment}",
-                      f"got {shown} (YAML reads an unquoted {words} as {shown}).")
+                      f"got {shown} (in a YAML file, an unquoted {words} reads as {shown}).")
 
 
 @pytest.mark.parametrize("old, written, key, fragment", [
@@ -1791,10 +1791,10 @@ def test_a_word_yaml_reads_as_a_boolean_where_a_list_or_mapping_belongs_says_how
 
 
 @pytest.mark.parametrize("written, fragment", [
-    ("nlive: off", "inference.settings.nlive: must be a whole number >= 1 for nautilus, got false (YAML reads an "
-                   "unquoted no, off or false as false)."),
-    ("f_live: yes", "inference.settings.f_live: must be a number between 0 and 1 for nautilus, got true (YAML reads "
-                    "an unquoted yes, on or true as true).")])
+    ("nlive: off", "inference.settings.nlive: must be a whole number >= 1 for nautilus, got false (in a YAML file, "
+                   "an unquoted no, off or false reads as false)."),
+    ("f_live: yes", "inference.settings.f_live: must be a number between 0 and 1 for nautilus, got true (in a YAML file, "
+                    "an unquoted yes, on or true reads as true).")])
 def test_a_sampler_setting_given_a_word_yaml_reads_as_a_boolean_says_how_yaml_read_it(tmp_path, written, fragment):
     """``inference.settings.nlive: off`` was refused as 'must be a whole number >= 1 for nautilus, got false',
     a false never written, where the schema's numbers say how YAML read the word; the sampler's settings

@@ -258,17 +258,17 @@ def test_every_whole_number_setting_of_nautiluss_networks_takes_a_float_with_no_
 
 #: Settings given YAML's true, false or null where they take none, with what the message must hold.
 YAML_WORDS_REFUSED = [
-    ({**NAUTILUS, "settings": {"nlive": True}}, "nlive", "got true (YAML reads an unquoted yes, on or true as true)."),
+    ({**NAUTILUS, "settings": {"nlive": True}}, "nlive", "got true (in a YAML file, an unquoted yes, on or true reads as true)."),
     ({**NAUTILUS, "settings": {"nlive": True, "n_live": None}}, "nlive", "(got true and null); give one of them."),
-    ({**NAUTILUS, "settings": {"n_points_min": True}}, "n_points_min", "got true (YAML reads an unquoted yes, on or true as true)."),
-    ({**NAUTILUS, "settings": {"neural_network_kwargs": False}}, "neural_network_kwargs", "got false (YAML reads an unquoted no, off or false as false)."),
+    ({**NAUTILUS, "settings": {"n_points_min": True}}, "n_points_min", "got true (in a YAML file, an unquoted yes, on or true reads as true)."),
+    ({**NAUTILUS, "settings": {"neural_network_kwargs": False}}, "neural_network_kwargs", "got false (in a YAML file, an unquoted no, off or false reads as false)."),
     ({**NAUTILUS, "settings": {"neural_network_kwargs": {"random_state": None}}},
      "neural_network_kwargs.random_state", "cannot store null in its checkpoint; use a number, a string or a list "
                                            "of numbers."),
-    ({**DYNESTY, "settings": {"periodic": True}}, "periodic", "got true (YAML reads an unquoted yes, on or true as true)."),
-    ({**DYNESTY, "settings": {"seed": False}}, "seed", "got false (YAML reads an unquoted no, off or false as false)."),
-    ({**DYNESTY, "settings": {"ncdim": True}}, "ncdim", "got true (YAML reads an unquoted yes, on or true as true)."),
-    ({**DYNESTY, "settings": {"history_filename": False}}, "history_filename", "got false (YAML reads an unquoted no, off or false as false)."),
+    ({**DYNESTY, "settings": {"periodic": True}}, "periodic", "got true (in a YAML file, an unquoted yes, on or true reads as true)."),
+    ({**DYNESTY, "settings": {"seed": False}}, "seed", "got false (in a YAML file, an unquoted no, off or false reads as false)."),
+    ({**DYNESTY, "settings": {"ncdim": True}}, "ncdim", "got true (in a YAML file, an unquoted yes, on or true reads as true)."),
+    ({**DYNESTY, "settings": {"history_filename": False}}, "history_filename", "got false (in a YAML file, an unquoted no, off or false reads as false)."),
     ({**DYNESTY, "settings": {"bound": True}}, "bound", "dynesty refuses true ("),
 ]
 
@@ -282,6 +282,26 @@ def test_a_refused_setting_is_shown_as_yaml_writes_it(inference, key, fragment):
         check_inference(_config(inference))
     message = str(err.value)
     assert message.startswith(f"inference.settings.{key}:") and fragment in message, message
+
+
+@pytest.mark.parametrize("inference, key, value", [(NAUTILUS, "n_live", True), (NAUTILUS, "n_points_min", False),
+                                                    (DYNESTY, "periodic", True)])
+def test_a_boolean_given_in_python_is_not_said_to_be_a_word_yaml_read(inference, key, value):
+    """A config given as a Python mapping (``{"n_live": True}``, no YAML read) was refused with 'got true
+    (YAML reads an unquoted yes, on or true as true)', a reading that never happened; the note is now
+    true whatever the config's source, and still names the words a YAML file reads as the value."""
+    shown = str(value).lower()
+    words = [w for w in ("yes", "no", "on", "off", "true", "false") if yaml.safe_load(f"x: {w}")["x"] is value]
+    assert len(words) == 3  # the independent truth: the words PyYAML reads, unquoted, as the value
+    config = tiny_config({**inference, "settings": {key: value}})
+    with pytest.raises(ConfigError) as err:
+        check_inference(load_config(config)[0])
+    message = str(err.value)
+    assert message.startswith(f"inference.settings.{key}:") and f"got {shown} (" in message, message
+    assert "YAML reads" not in message, message  # no YAML read this config
+    note = message.split(f"got {shown} (", 1)[1]
+    assert note.startswith("in a YAML file, an unquoted ") and f"reads as {shown})" in note, message
+    assert all(w in note for w in words), message
 
 
 def test_nautilus_needs_two_parameters():

@@ -58,6 +58,15 @@ def bool_words_read(value: bool) -> str:
     return f"YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(value).lower()}"
 
 
+def bool_words_note(value: bool) -> str:
+    """``in a YAML file, an unquoted yes, on or true reads as true``: the words of :data:`YAML_BOOL_WORDS`
+    that a YAML file reads as ``value``, said neutrally where a boolean was refused and the config may be
+    a Python mapping (``{"nlive": True}``), where no YAML was read, as :func:`whole_float_note` says an
+    infinity."""
+    words = YAML_BOOL_WORDS[value]
+    return f"in a YAML file, an unquoted {', '.join(words[:-1])} or {words[-1]} reads as {str(value).lower()}"
+
+
 def infinity_read(value: float) -> str:
     """``YAML reads .inf, and a number written beyond ... (such as 1.0e+400), as this infinity``: said where
     the infinity ``value`` (-inf with its minus) was refused, as the config may write 1.0e+400, which

@@ -163,21 +163,23 @@ def check_settings(method: str, settings: Mapping[str, Any], allowed: Iterable[s
 
 
 def _boolean_read(what: str, value: Any) -> str:
-    """For a true or false where a setting takes no boolean (``nlive: off``), the words YAML reads,
-    unquoted, as it (`` (YAML reads an unquoted no, off or false as false)``): the config says one of
-    them, not the false shown; else empty."""
+    """For a true or false where a setting takes no boolean (``nlive: off``), the words a YAML file reads,
+    unquoted, as it (`` (in a YAML file, an unquoted no, off or false reads as false)``): a YAML config
+    says one of them, not the false shown; else empty."""
     return "" if what == _FLAG[0] else boolean_read(value)
 
 
 def boolean_read(value: Any) -> str:
     """For a true or false that a setting outside :data:`VALUE_RULES` refuses (``n_points_min: yes``,
     ``periodic: on``, ``history_filename: off``: a number, a list, a mapping or a text expected), the words
-    YAML reads, unquoted, as it, with a leading space, as :func:`check_settings` says it; else empty."""
+    a YAML file reads, unquoted, as it, with a leading space, as :func:`check_settings` says it; else empty.
+    Said neutrally (:func:`~tinylens.config.schema.bool_words_note`): the settings may be a Python mapping
+    (``{"nlive": True}``), where no YAML read a word."""
     if not isinstance(value, bool):
         return ""
-    from tinylens.config.schema import bool_words_read
+    from tinylens.config.schema import bool_words_note
 
-    return f" ({bool_words_read(value)})"
+    return f" ({bool_words_note(value)})"
 
 
 def number_error(value: Any, lists: bool = False) -> type[ConfigError]:
