@@ -4,6 +4,7 @@ back keyed like the fitted parameters."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,3 +278,48 @@ def test_an_astropy_row_of_the_truth_table_is_taken_as_a_pandas_row_is(tmp_path)
     assert check_truth(table[1], names) == {"lens_mass.0.theta_E": 0.9, "source_light.0.R_sersic": 0.3}
     with pytest.raises(DataError, match=r"mine: got a table \(Table of 2 rows.*of an astropy Table, table\[0\]\)\.$"):
         check_truth(table, names, "mine")
+
+
+def _fit_result(truth):
+    """A FitResult as tinylens.fit returns it (here made by hand, without fitting), whose truth is ``truth``."""
+    from tinylens import FitResult
+    from tinylens.results.tables import summarize, summary_frame
+
+    names = ("lens_mass.0.theta_E", "source_light.0.R_sersic")
+    samples = np.random.default_rng(0).normal([1.2, 0.3], 0.01, size=(20, 2))
+    weights = np.full(20, 1 / 20)
+    params = summarize(dict(zip(names, samples.T)), weights)
+    return FitResult(
+        method="nautilus", param_names=names, median={n: s["median"] for n, s in params.items()},
+        max_likelihood=dict(zip(names, samples[0].tolist())), max_log_likelihood=1.0,
+        interval_68={n: s["interval_68"] for n, s in params.items()},
+        interval_997={n: s["interval_997"] for n, s in params.items()}, log_evidence=1.0,
+        n_likelihood_evals=100, wall_time_s=1.0, converged=True, derived={}, quality={"trusted": True, "flags": []},
+        versions={"tinylens": "0"}, config={"dataset": {"data_path": "image.fits"}}, config_dir=".", files={},
+        info={}, output_dir=Path("output"), samples=samples, weights=weights, log_likelihood=np.zeros(20),
+        summary=summary_frame(params, {}, 1.0), truth=truth)
+
+
+@pytest.mark.parametrize("truth", [{"lens_mass.0.theta_E": 1.1}, None])
+def test_a_fit_result_given_as_the_truth_is_told_to_give_its_truth(tmp_path, truth):
+    """``tinylens.fit(cfg, truth=result)`` (a FitResult, not its truth) was refused as 'expected a mapping
+    ...; got FitResult FitResult of image.fits: nautilus, converged, 1,234 likeliho.', its repr cut at 60
+    characters and nothing said of what to give; it now names the FitResult and says to give
+    result.truth or a truth.json's path, and where the result's truth is None (its fit was given none, or
+    it was read back with read_result), says so."""
+    import tinylens
+    from tiny_lens import write_tiny_lens
+
+    config = write_tiny_lens(tmp_path / "lens")
+    before = sorted(p.name for p in config.parent.iterdir())
+    result = _fit_result(truth)
+    with pytest.raises(DataError) as err:
+        tinylens.fit(config, truth=result, progress=False)
+    message = str(err.value)
+    assert message.startswith("truth: expected a mapping") and "got a FitResult" in message, message
+    assert "give result.truth" in message and "the path of a truth.json" in message, message
+    assert ("this one's is None" in message) is (truth is None), message
+    assert " ".join(repr(result).split())[:40] not in message, message  # no cut repr of the result
+    assert sorted(p.name for p in config.parent.iterdir()) == before  # nothing written
+    if truth is not None:  # the hint holds: the result's truth is one a fit takes
+        assert check_truth(result.truth, result.param_names) == truth

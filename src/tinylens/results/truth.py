@@ -188,9 +188,11 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
     if not callable(getattr(truth, "items", None)) and callable(getattr(truth, "keys", None)) and hasattr(truth, "__getitem__"):
         truth = {key: truth[key] for key in truth.keys()}  # an astropy table's Row: keys and values, no items
     if not callable(getattr(truth, "items", None)):
+        from tinylens.config.loader import not_a_path
+
         raise DataError(f"{source}: expected a mapping of parameter name to true value, e.g. "
-                        f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; got {type(truth).__name__} "
-                        f"{truth!r:.60}.")
+                        f"{{'lens_mass.0.theta_E': 1.2}}, or the path of a truth.json; "
+                        f"{not_a_path(truth, _of_result(truth))}")
     _refuse_table(truth, source)
     given = list(truth.keys())
     truth = _numbers({key: value for key, value in truth.items()
@@ -201,6 +203,15 @@ def check_truth(truth: Mapping[str, float], param_names: Sequence[str], source: 
         raise DataError(f"{source}: none of its parameters ({listed(list(map(str, given)))}) is a free parameter of "
                         f"the model ({listed(list(param_names))}); the names are like lens_mass.0.theta_E.")
     return kept
+
+
+def _of_result(result: object) -> str:
+    """What of a :class:`~tinylens.fit.FitResult` given as a truth to give instead: its ``truth``, the
+    true values its own fit was given (a result's repr, cut, named no truth and said nothing of it),
+    or a truth.json's path, said where that fit was given none."""
+    none = getattr(result, "truth", None) is None
+    return ("result.truth, the true values its fit was given" + (" (this one's is None: its fit was given no truth)"
+                                                                  if none else "") + f", or the path of a {TRUTH_FILE}")
 
 
 def _refuse_table(truth: Mapping, source: str) -> None:
