@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -206,6 +207,25 @@ def test_relative_paths_come_from_the_config_file_folder_or_the_base_dir(lens, t
     (lens.parent / "psf.fits").unlink()
     with pytest.raises(DataError, match=r"taken from .*lens \(the config file's folder\)"):
         tinylens.load(lens)
+
+
+def test_a_problem_s_config_loaded_again_without_its_folder_says_to_give_problem_base_dir(lens, tmp_path, monkeypatch):
+    """``tinylens.load(problem.config)``, an input load's docstring lists, from another folder looked for
+    the data there and said 'the current folder, as the config is not a file: give base_dir= ...', nothing
+    of where a Problem's config has its folder; it now says a loaded Config keeps none and to give
+    base_dir=problem.base_dir, with which the same config loads the same problem."""
+    problem = tinylens.load(lens)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert not (elsewhere / problem.config.dataset.data_path).exists()  # the data are not in the current folder
+    with pytest.raises(DataError) as err:
+        tinylens.load(problem.config)
+    text = " ".join(str(err.value).split())
+    assert "dataset.data_path" in text and "a loaded Config" in text and "base_dir=problem.base_dir" in text, text
+    again = tinylens.load(problem.config, base_dir=problem.base_dir)  # the hint holds
+    assert again.param_names == problem.param_names and np.array_equal(again.dataset.data, problem.dataset.data)
+    assert "base_dir=problem.base_dir" in tinylens.load.__doc__  # and the docstring says it
 
 
 def test_a_base_dir_that_is_a_file_or_no_folder_is_said_to_be(lens, tmp_path):

@@ -87,9 +87,10 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | tinylens.config.Co
 
     ``config``: the path of a YAML file (str, :class:`~pathlib.Path` or another path-like), a
     mapping of its content (a fit's ``result.config``, with ``base_dir=result.config_dir``) or a
-    loaded :class:`~tinylens.config.schema.Config` (``problem.config``).
-    Relative paths in it start from ``base_dir`` if given, else the YAML file's folder (the
-    current folder for a mapping). ``dtype``: the precision to compute in, float32 or float64
+    loaded :class:`~tinylens.config.schema.Config` (``problem.config``, with
+    ``base_dir=problem.base_dir``: a Config keeps no folder, so without it its data paths are looked
+    for in the current folder). Relative paths in it start from ``base_dir`` if given, else the YAML
+    file's folder (the current folder for a mapping or a Config). ``dtype``: the precision to compute in, float32 or float64
     (default that of :func:`set_precision`); float64 needs JAX's x64 mode, so call
     ``tinylens.set_precision("float64")`` first (or set ``TINYLENS_PRECISION=float64`` before
     import), else ``dtype="float64"`` raises :class:`ConfigError`. See :func:`tinylens.problem.load`.

@@ -447,7 +447,8 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any] | Config, *, dtype: 
     :class:`~tinylens.config.schema.Config`) and its data into a :class:`Problem`.
 
     Relative paths in the config resolve against ``base_dir`` if given, else the YAML file's
-    folder (the current directory for a dict). A stored ``result.json`` reloads with
+    folder (the current directory for a dict or a Config: a Problem's ``problem.config`` reloads
+    with ``load(problem.config, base_dir=problem.base_dir)``). A stored ``result.json`` reloads with
     ``load(r["config"], base_dir=r["config_dir"])``. ``dtype``: float32 or float64 (default: the
     precision of :mod:`tinylens.precision`); float64 while JAX's x64 is off is a ConfigValueError.
     """
@@ -473,6 +474,9 @@ def load_from(config: str | os.PathLike[str] | Mapping[str, Any] | Config, base_
     else:
         base_dir, origin = default_dir, ("the current folder, as the config is not a file: give base_dir= to "
                                          "tinylens.load / tinylens.fit to take them from elsewhere")
+        if isinstance(config, Config):  # a loaded Config (problem.config) keeps no folder of its own
+            origin = ("the current folder, as a loaded Config, such as a Problem's problem.config, keeps no folder: "
+                      "give base_dir= to tinylens.load / tinylens.fit, base_dir=problem.base_dir for a Problem's")
     spec = spec_of_config(cfg.model_components, config)
     dataset = load_dataset(cfg.dataset, base_dir, origin, survey_hint=isinstance(config, (str, Path)))
     return Problem(cfg, base_dir, dataset, spec, dtype)
