@@ -221,6 +221,24 @@ def test_write_fits_image_round_trip(tmp_path):
 
 
 
+def test_write_fits_image_writes_a_float16_array_as_float32_and_refuses_a_float128_clearly(tmp_path):
+    """A float16 array (a half-precision image from a network or a compressed store) ended in
+    astropy's bare KeyError 'float16'; FITS has no 16-bit floats, so it is written as float32
+    (BITPIX -32), every value exact. A float128 one, which FITS cannot hold either, is refused
+    naming the file and what to do, not with astropy's KeyError 'float128'."""
+    from tinylens.errors import ConfigTypeError
+
+    half = np.array([[0.1, -2.5, 65504.0], [6.1e-5, 0.0, 1.0 / 3.0]], dtype=np.float16)
+    path = write_fits_image(tmp_path / "half.fits", half)
+    with fits.open(path) as hdul:
+        assert hdul[0].header["BITPIX"] == -32 and hdul[0].data.dtype.name in ("float32", ">f4")
+        np.testing.assert_array_equal(hdul[0].data, half.astype(np.float64))  # each float16 value, exactly
+    if np.dtype(np.longdouble).itemsize > 8:  # float128 where the platform has it
+        with pytest.raises(ConfigTypeError, match=r"float128 .*wide.fits.*astype\(np\.float64\)"):
+            write_fits_image(tmp_path / "wide.fits", np.ones((2, 2), dtype=np.longdouble))
+        assert not (tmp_path / "wide.fits").exists()
+
+
 def test_write_fits_image_writes_through_the_shared_atomic_writer(tmp_path, monkeypatch):
     """write_fits_image had its own temporary file (``.NAME.PID.HEX.tmp``) beside the shared
     atomic writer, so a temporary that a killed process left was one that remove_unfinished and

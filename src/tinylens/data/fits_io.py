@@ -533,14 +533,15 @@ def shape_2d(shape: tuple[int, ...], path: Path, role: str) -> tuple[int, int]:
 def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | Mapping[str, Any] | None = None) -> Path:
     """Write ``array`` as the primary HDU of ``path`` atomically (temporary file, then rename).
 
-    A boolean array is written as uint8: 1 where True, 0 where False. A file given as
+    A boolean array is written as uint8: 1 where True, 0 where False; a float16 array as float32
+    (FITS has no 16-bit floats; float32 holds each float16 value exactly). A file given as
     ``dataset.mask_path`` is read the other way round from a :class:`~tinylens.data.Dataset`'s
     ``mask`` (True = used): 0 = used, non-zero = left out (TinyLensGpu's convention), so write a
     dataset's mask as ``~dataset.mask``, or a boolean array of the pixels to leave out, to give it
     back as ``mask_path``. Returns ``path``; raises :class:`OutputError` if the folder is missing
     or not writable, and a :class:`~tinylens.errors.ConfigTypeError` (a TypeError too) naming the
-    argument for a ``path`` that is no path or an ``array`` that is not one of numbers of one
-    dimension at least (:func:`_check_fits_arguments`).
+    argument for a ``path`` that is no path, an ``array`` that is not one of numbers of one
+    dimension at least, or one of floats wider than FITS holds (float128, ``np.longdouble``; :func:`_check_fits_arguments`).
     """
     _check_fits_arguments(path, array)
     path = Path(path)
@@ -577,6 +578,10 @@ def _check_fits_arguments(path: Any, array: Any) -> None:
     if kind not in "biuf" or ndim < 1:
         raise ConfigTypeError(f"write_fits_image's array must be an array of numbers (an image: 2-D), for {path}; "
                               f"{not_a_path(array, 'an array')}")
+    if kind == "f" and np.asarray(array).dtype.itemsize > 8:
+        raise ConfigTypeError(f"write_fits_image's array is of {np.asarray(array).dtype.name} ({path}): FITS holds floats "
+                              "of 32 and 64 bits only. Convert it first (array.astype(np.float64)), which rounds each "
+                              "value to a float64's precision.")
 
 
 def _primary_hdu(array: np.ndarray, header: fits.Header | Mapping[str, Any] | None) -> fits.PrimaryHDU:
@@ -584,6 +589,8 @@ def _primary_hdu(array: np.ndarray, header: fits.Header | Mapping[str, Any] | No
     data = np.asarray(array)
     if data.dtype == bool:
         data = data.astype(np.uint8)
+    elif data.dtype.kind == "f" and data.dtype.itemsize < 4:  # FITS has no float16: float32 holds it exactly
+        data = data.astype(np.float32)
     hdr = header if isinstance(header, fits.Header) or header is None else fits.Header(dict(header))
     return fits.PrimaryHDU(data, header=hdr)
 
