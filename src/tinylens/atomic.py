@@ -31,7 +31,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from tinylens.errors import OutputError
+from tinylens.errors import WRITTEN_ATTR, OutputError
 
 
 _UMASK = os.umask(0)
@@ -196,8 +196,11 @@ def _plain(err: OSError) -> bool:
 
 
 def _naming(err: OSError, path: Path) -> OSError:
-    """``err`` (of the same type) about ``path``, not the hidden temporary file it was about."""
-    return type(err)(err.errno, err.strerror, str(path))
+    """``err`` (of the same type) about ``path``, not the hidden temporary file it was about, marked
+    as raised writing that output (:func:`tinylens.errors.written_output`)."""
+    named = type(err)(err.errno, err.strerror, str(path))
+    setattr(named, WRITTEN_ATTR, True)
+    return named
 
 
 #: The characters of the random part of a temporary's name (as :mod:`tempfile`'s, :data:`UNFINISHED_NAME`).

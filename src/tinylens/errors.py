@@ -23,6 +23,43 @@ DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 #: The errors of a write that the disk refused, not tinylens: :data:`DISK_FULL`, or a file system
 #: mounted read-only (EROFS).
 UNWRITABLE = DISK_FULL | {errno.EROFS}
+#: The errors of a write that a failing disk or network file system refused, not tinylens: an
+#: input/output error (EIO, a failing disk or a lost network mount), a file larger than the disk or
+#: this user's limit allows (EFBIG), a file or folder a network file system lost (ESTALE, NFS) and a
+#: lock it could not give (ENOLCK). Said as a user's matter only where tinylens's writer of an output
+#: file raised it (:func:`written_output`), not where tinylens read a file or asked another thing.
+DISK_FAILED = frozenset({errno.EIO, errno.EFBIG, getattr(errno, "ESTALE", errno.EIO), errno.ENOLCK})
+#: The attribute :mod:`tinylens.atomic` sets on the OSError of a file it was writing (:func:`written_output`).
+WRITTEN_ATTR = "tinylens_output_file"
+
+
+def written_output(exc: BaseException) -> bool:
+    """Whether ``exc`` is an OSError that tinylens's writer of an output file raised about it
+    (:mod:`tinylens.atomic`: writing its temporary, flushing it to the disk or renaming it)."""
+    return isinstance(exc, OSError) and getattr(exc, WRITTEN_ATTR, False) is True
+
+
+def disk_failed_text(exc: OSError) -> str:
+    """Why the write of an OSError ``exc`` of :data:`DISK_FAILED` failed, in the user's words, after
+    the system's reason: ``the disk, or the network file system it is on, failed the write``."""
+    if exc.errno == errno.EFBIG:
+        return "the file is larger than the disk, or this user's file size limit (ulimit -f), allows"
+    if exc.errno == getattr(errno, "ESTALE", None):
+        return "the network file system lost the file or its folder (a stale NFS file handle)"
+    if exc.errno == errno.ENOLCK:
+        return "the network file system could not give a lock"
+    return "the disk, or the network file system it is on, failed the write"
+
+
+#: The attribute a command sets on an OSError of :data:`DISK_FAILED` to say what of its earlier work
+#: is kept and how to go on (a fit's checkpoints: ``and the checkpoints written before are kept: ...``).
+KEPT_ATTR = "tinylens_kept"
+
+#: What to check after a write of :data:`DISK_FAILED`, before the command is run again.
+DISK_CHECK = ("check the disk or the network mount of the output folder (dmesg shows the system's disk errors; "
+              "df -h that folder, that it is mounted)")
+
+
 #: The errors of looking at a path that Path.exists takes for 'nothing there' (pathlib's own list);
 #: another (a name too long for the system, ENAMETOOLONG; a failing disk, EIO) it raises.
 MISSING_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})

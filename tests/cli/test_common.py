@@ -643,3 +643,63 @@ def test_a_name_limit_the_system_gave_as_none_is_never_said_as_none_bytes(monkey
     text = common.too_long_text(OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), ""))
     assert "None" not in text
     assert f"({NAME_MAX} bytes on most disks)" in text
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.EFBIG, errno.ESTALE, errno.ENOLCK])
+@pytest.mark.parametrize("command", ["report", "simulate-population"])
+def test_a_failing_disk_under_a_commands_outputs_is_said_naming_the_file_without_a_traceback(tmp_path, monkeypatch,
+                                                                                            command, code):
+    """A disk failing as a result was flushed to it (os.fsync's EIO; EFBIG, NFS's ESTALE or ENOLCK)
+    ended 'tinylens report' and 'simulate-population' in OSError's traceback, exit code 1; it is
+    one paragraph naming the file, the system's reason, that the earlier file is kept, what to
+    check (dmesg) and to run the command again, exit 2, as a full disk is; the earlier report is
+    kept byte for byte."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    if command == "report":
+        args = _report_inputs(tmp_path)
+        assert CliRunner().invoke(app, args).exit_code == 0
+        folder, target = tmp_path / "rep", tmp_path / "rep" / "report_stats.csv"
+    else:
+        folder = tmp_path / "pop"
+        args, target = ["simulate-population", "2", str(folder)], None
+    before = {p.name: p.read_bytes() for p in folder.iterdir()} if folder.is_dir() else {}
+
+    def failed(fd):
+        raise OSError(code, os.strerror(code))  # the system's, naming no file
+
+    monkeypatch.setattr(os, "fsync", failed)
+    run = CliRunner().invoke(app, args)
+    monkeypatch.undo()
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), repr(run.exception)
+    assert "Traceback" not in run.output and "Error: " in said, said
+    said = said[said.index("Error: "):]  # after the population's warnings, if any
+    named = said.removeprefix("Error: ").split(" cannot be written (")[0]
+    assert os.path.dirname(named) == str(folder) or os.path.dirname(os.path.dirname(named)) == str(folder), said
+    assert target is None or named == str(target), said
+    assert f"cannot be written ({os.strerror(code)}: " in said and "no result is left half-written" in said, said
+    assert f"the earlier {os.path.basename(named)}, if there was one, is kept" in said, said
+    assert "dmesg" in said and "run the same command again" in said, said
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
+    assert after == before  # byte-identical, no temporary (a population's new folder is not left)
+
+
+def test_a_failing_disk_s_error_tinylens_raised_reading_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only an output's write is said as the disk's: an EIO that no writer of tinylens raised (a
+    read of the catalogue, or a bug in what tinylens asked of the system) still reaches Python's
+    handler, exit code 1, though it names a file."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli import report
+    from tinylens.cli.main import app
+
+    def failed(*args, **kwargs):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(tmp_path / "catalog.csv"))
+
+    args = _report_inputs(tmp_path)
+    monkeypatch.setattr(report, "build_report", failed)
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 1 and isinstance(run.exception, OSError) and run.exception.errno == errno.EIO

@@ -3,6 +3,7 @@ stopped early (a warning, then a resume), and an optimiser (no evidence, no corn
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -1451,3 +1452,37 @@ def test_a_checkpoint_the_system_will_not_delete_in_a_fit_without_the_pipeline_c
     assert "Kept: checkpoint.hdf5 as it was. Delete checkpoint.hdf5" in said, said
     assert "stages" not in said.split("Kept:")[1], said
     assert stale.read_text() == '{"fingerprint": "another fit\'s"}' and refused.read_bytes() == b"another fit's checkpoint"
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.ESTALE])
+def test_a_failing_disk_under_a_fits_outputs_is_said_naming_the_file_and_the_fit_resumes(tmp_path, data, monkeypatch,
+                                                                                          code):
+    """The disk failing (EIO) or NFS losing the folder (ESTALE) as the fit renamed its summary table
+    into place, after the search, ended in OSError's traceback and exit code 1; it is one
+    paragraph naming the output folder and the file, the system's reason, that nothing is
+    half-written and the checkpoints are kept, what to check (dmesg) and that the fit run again
+    resumes, exit 2; the same command run again resumes the search (no sampling again) and writes it."""
+    from tinylens import filenames
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "nautilus",
+                                        "settings": {**FAST_NAUTILUS, "n_like_max": 1000}}, data)
+    out = tmp_path / "output"
+    replace = os.replace
+
+    def failing(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "result_summary.csv":
+            raise OSError(code, os.strerror(code), str(src), None, str(dst))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing)
+    exit_code, said = invoke("fit", config, "--quiet")
+    monkeypatch.undo()
+    assert exit_code == 2, said
+    assert said.startswith(f"Error: {out / 'result_summary.csv'} cannot be written ({os.strerror(code)}: "), said
+    assert "no result is left half-written" in said and "checkpoints written before are kept" in said, said
+    assert "dmesg" in said and "run the fit again to resume it" in said, said
+    assert not (out / filenames.RESULT).exists() and (out / filenames.CHECKPOINTS["nautilus"]).is_file()
+    assert not [p.name for p in out.iterdir() if ".unfinished-" in p.name]
+    exit_code, said = invoke("fit", config, "--quiet")
+    again = json.loads((out / filenames.RESULT).read_text())
+    assert exit_code == 0 and again["info"]["resumed"] is True and again["info"]["n_like_this_run"] == 0, said

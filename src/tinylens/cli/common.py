@@ -5,7 +5,9 @@ the user's input: :class:`TinyLensGroup` prints it as one paragraph on stderr an
 :data:`EXIT_USER_ERROR`, without a traceback. Any other exception is a bug in tinylens and
 keeps its traceback, but for an OSError of a disk that refuses the command's writes (full,
 over quota, read-only: :data:`UNWRITABLE`), which is said as one paragraph naming the file and
-what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`), and for a MemoryError
+what to do, with exit code :data:`EXIT_USER_ERROR` (:func:`unwritable_text`), as is a failing disk's
+(EIO, ESTALE, ...: :data:`~tinylens.errors.DISK_FAILED`) where tinylens's writer of an output raised
+it (:func:`disk_failed_cli_text`), and for a MemoryError
 or JAX's RESOURCE_EXHAUSTED (:func:`out_of_memory`), said as one paragraph with what to do, exit code :data:`EXIT_OUT_OF_MEMORY` (:func:`out_of_memory_text`). Ctrl-C (``KeyboardInterrupt``) ends any command with one line, exit code
 :data:`EXIT_INTERRUPTED`, and for the commands that resume, how to resume; SIGTERM (a batch
 system's time limit) as Ctrl-C, with :data:`EXIT_TERMINATED`.
@@ -32,7 +34,8 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tinylens.errors import ON_COMMAND_LINE, UNWRITABLE, TinyLensError, ls_command, out_of_memory
+from tinylens.errors import (DISK_CHECK, DISK_FAILED, KEPT_ATTR, ON_COMMAND_LINE, UNWRITABLE, TinyLensError, disk_failed_text, ls_command,
+                             out_of_memory, written_output)
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 from tinylens.paths import NAME_MAX, PATH_MAX, limit_text, name_max_said, name_too_long
 
@@ -132,6 +135,29 @@ def unwritable_text(exc: OSError) -> str:
         why, then = "the disk, or your quota on it, is full", "free some space and run the command again"
     return (f"{what} ({reason}: {why}). tinylens writes each result under a temporary name and renames it only once "
             f"it is whole, so no result is left half-written: {then}.")
+
+
+#: What each command that resumes does when it is run again after a write failed (:func:`disk_failed_cli_text`).
+RERUN_RESUMES = {"fit": "; a fit resumes from the checkpoints it wrote before (unless its settings say resume: false)",
+                 "survey": "; the survey keeps the lenses it finished and fits the rest"}
+
+
+def disk_failed_cli_text(exc: OSError, command: str | None = None) -> str:
+    """What the command line says of an OSError ``exc`` of :data:`~tinylens.errors.DISK_FAILED`
+    that tinylens's writer of an output raised (:func:`~tinylens.errors.written_output`: EIO of a
+    failing disk, ESTALE of NFS, ...): the file, the system's reason and what it means, that the
+    earlier file is kept and nothing is half-written, what to check and how ``command`` goes on
+    (what the command set in :data:`~tinylens.errors.KEPT_ATTR`, a fit its checkpoints, where it did)."""
+    what = f"{exc.filename} cannot be written" if exc.filename is not None else "A file cannot be written"
+    earlier = f"the earlier {Path(os.fsdecode(exc.filename)).name}" if exc.filename is not None else "the earlier file"
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+    said = (f"{what} ({reason}: {disk_failed_text(exc)}). tinylens writes each result under a temporary name and "
+            f"renames it only once it is whole and flushed to the disk, so no result is left half-written and "
+            f"{earlier}, if there was one, is kept")
+    kept = getattr(exc, KEPT_ATTR, None)  # what the command said it keeps (a fit: its checkpoints, or none)
+    if isinstance(kept, str):
+        return f"{said}, {kept}"
+    return f"{said}: {DISK_CHECK}, then run the same command again{RERUN_RESUMES.get(command or '', '')}."
 
 
 def memory_keys(config: str | os.PathLike[str] | None = None) -> str:
@@ -614,6 +640,9 @@ class TinyLensGroup(TyperGroup):
                 interrupted(ctx, interrupt, term.terminated)
             if isinstance(exc, OSError) and exc.errno in UNWRITABLE:  # the disk's refusal, not a bug in tinylens
                 print_error(unwritable_text(exc))
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            if isinstance(exc, OSError) and exc.errno in DISK_FAILED and written_output(exc):  # a failing disk's
+                print_error(disk_failed_cli_text(exc, ctx.invoked_subcommand))
                 raise typer.Exit(EXIT_USER_ERROR) from None
             if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a path given, not a bug in tinylens
                 print_error(too_long_text(exc))

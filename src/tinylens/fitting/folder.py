@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinylens import filenames
-from tinylens.errors import DISK_FULL, FIT_RERUN, OUTPUT_FOLDER_CHOICE, ConfigValueError, OutputError, in_config_file, outside_stacklevel
+from tinylens.errors import (DISK_CHECK, DISK_FAILED, DISK_FULL, FIT_RERUN, KEPT_ATTR, OUTPUT_FOLDER_CHOICE, ConfigValueError, OutputError,
+                             in_config_file, outside_stacklevel, written_output)
 
 if TYPE_CHECKING:
     from tinylens.config.schema import Config
@@ -151,7 +152,10 @@ def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True,
     written before are whole, for the fit run again to resume; an optimizer's fit
     (``sampler`` false, :data:`~tinylens.fitting.summary.OPTIMIZERS`) keeps none, and run again starts afresh, as does a
     sampler's whose settings say ``resume: false`` (``resumed`` false: :func:`~tinylens.fitting.folder.afresh_text`, its
-    settings named as ``section``, where the config gives them)."""
+    settings named as ``section``, where the config gives them). One of a failing disk
+    (:data:`~tinylens.errors.DISK_FAILED`: EIO, NFS's ESTALE) raised writing an output
+    (:func:`~tinylens.errors.written_output`) is raised as it is, with what is kept said in its
+    :data:`~tinylens.errors.KEPT_ATTR` for the command line's message."""
     try:
         yield
     except OSError as exc:
@@ -162,6 +166,10 @@ def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True,
                 f"Output folder {folder}: {what} ({exc.strerror or 'read-only'}: the disk is mounted read-only). Nothing "
                 f"there is half-written, {kept}"
             ) from None
+        if exc.errno in DISK_FAILED and written_output(exc):  # a failing disk's (EIO) or NFS's (ESTALE): raised as
+            # it is (a survey's worker retries the lens), with what is kept for the command line's message
+            setattr(exc, KEPT_ATTR, _kept_text(sampler, resumed, f"{DISK_CHECK}, then run the fit again", section))
+            raise
         if exc.errno not in DISK_FULL:
             raise
         kept = _kept_text(sampler, resumed, "free some space and run the fit again", section)
