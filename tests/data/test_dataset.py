@@ -221,6 +221,31 @@ def test_write_fits_image_round_trip(tmp_path):
 
 
 
+@pytest.mark.parametrize("code", [errno.EIO, errno.ESTALE])
+def test_write_fits_image_on_a_failing_disk_says_what_to_check_and_keeps_the_earlier_file(tmp_path, monkeypatch, code):
+    """A disk failing as the FITS file was flushed to it (os.fsync's EIO, NFS's ESTALE) was said as
+    'Cannot write the FITS file PATH: Input/output error.', no word of why or what to do; it now
+    says what failed, that the earlier file is kept whole, what to check (dmesg) and to write it
+    again, and the earlier file is kept byte for byte, no temporary left."""
+    from tinylens.errors import OutputError
+
+    path = write_fits_image(tmp_path / "image.fits", np.ones((3, 3)))
+    before = path.read_bytes()
+
+    def failed(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", failed)
+    with pytest.raises(OutputError) as info:
+        write_fits_image(path, np.zeros((2, 2)))
+    monkeypatch.undo()
+    message = str(info.value)
+    assert message.startswith(f"Cannot write the FITS file {path}: {os.strerror(code)} ("), message
+    assert "the earlier image.fits, if there was one, is kept" in message and "dmesg" in message, message
+    assert message.endswith("then write it again."), message
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["image.fits"]
+
+
 def test_write_fits_image_writes_a_float16_array_as_float32_and_refuses_a_float128_clearly(tmp_path):
     """A float16 array (a half-precision image from a network or a compressed store) ended in
     astropy's bare KeyError 'float16'; FITS has no 16-bit floats, so it is written as float32
