@@ -31,7 +31,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from tinylens.errors import WRITTEN_ATTR, OutputError
+from tinylens.errors import REPLACED_ATTR, WRITTEN_ATTR, OutputError
 
 
 _UMASK = os.umask(0)
@@ -179,14 +179,22 @@ def sync_folders(*paths: Path) -> None:
         except OSError as err:
             if err.errno in _FOLDER_UNSYNCABLE:
                 continue
-            raise _naming(err, path) from None
+            raise _in_place(_naming(err, path)) from None
         try:
             os.fsync(fd)
         except OSError as err:
             if err.errno not in _FOLDER_UNSYNCABLE:
-                raise _naming(err, path) from None
+                raise _in_place(_naming(err, path)) from None
         finally:
             os.close(fd)
+
+
+def _in_place(err: OSError) -> OSError:
+    """``err``, of flushing a folder after a file was renamed into it, marked as one whose file is
+    in place, the earlier one replaced (:data:`tinylens.errors.REPLACED_ATTR`), for the messages
+    that say what is left (:func:`tinylens.errors.failed_write_left_text`)."""
+    setattr(err, REPLACED_ATTR, True)
+    return err
 
 
 def _plain(err: OSError) -> bool:

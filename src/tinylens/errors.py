@@ -33,6 +33,24 @@ DISK_FAILED = frozenset({errno.EIO, errno.EFBIG, getattr(errno, "ESTALE", errno.
 WRITTEN_ATTR = "tinylens_output_file"
 
 
+#: The attribute :func:`tinylens.atomic.sync_folders` sets, besides :data:`WRITTEN_ATTR`, on the OSError
+#: of flushing a folder after its new files were renamed into it: those files are whole and in place (the
+#: earlier ones gone), only their renaming may not be on the disk yet (:func:`failed_write_left_text`).
+REPLACED_ATTR = "tinylens_output_replaced"
+
+
+def failed_write_left_text(exc: BaseException, name: str, none_left: str = "no half-written file is left") -> str:
+    """What a write of the file ``name`` that ended in ``exc`` (:func:`written_output`) left: where
+    it failed before the rename, no half-written file and the earlier one kept; where only the
+    folder's flush after it failed (:data:`REPLACED_ATTR`), the new file whole and in place, which a
+    crash of the machine before the disk recovers may undo. ``none_left``: how the first says that
+    nothing is half-written."""
+    if getattr(exc, REPLACED_ATTR, False) is True:
+        return (f"the new {name} is whole and in place (the earlier one replaced), but its folder could not be "
+                "flushed to the disk after the rename, so a crash of the machine may yet lose that rename")
+    return f"{none_left} and the earlier {name}, if there was one, is kept"
+
+
 def written_output(exc: BaseException) -> bool:
     """Whether ``exc`` is an OSError that tinylens's writer of an output file raised about it
     (:mod:`tinylens.atomic`: writing its temporary, flushing it to the disk or renaming it)."""

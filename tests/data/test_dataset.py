@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import shlex
+import stat
 import warnings
 from pathlib import Path
 
@@ -244,6 +245,33 @@ def test_write_fits_image_on_a_failing_disk_says_what_to_check_and_keeps_the_ear
     assert "the earlier image.fits, if there was one, is kept" in message and "dmesg" in message, message
     assert message.endswith("then write it again."), message
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["image.fits"]
+
+
+def test_write_fits_image_whose_folder_flush_fails_says_the_new_file_is_in_place_not_the_earlier_kept(tmp_path,
+                                                                                                        monkeypatch):
+    """An EIO of flushing the folder after the rename (the file's own flush went through) was said
+    as 'the earlier image.fits, if there was one, is kept', though the new file had replaced it; it
+    now says that the new file is whole and in place and that a crash may yet lose the rename, which
+    is what the folder holds (the new image read back, no temporary left)."""
+    from tinylens.errors import OutputError
+
+    path = write_fits_image(tmp_path / "image.fits", np.ones((3, 3)))
+    real = os.fsync
+
+    def failed_on_folders(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", failed_on_folders)
+    with pytest.raises(OutputError) as info:
+        write_fits_image(path, np.zeros((2, 2)))
+    monkeypatch.undo()
+    message = " ".join(str(info.value).split())
+    assert np.array_equal(fits.getdata(path), np.zeros((2, 2)))  # the new image replaced the earlier one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.fits"]
+    assert "earlier image.fits, if there was one, is kept" not in message, message
+    assert "the new image.fits is whole and in place" in message and "crash" in message and "dmesg" in message, message
 
 
 def test_write_fits_image_writes_a_float16_array_as_float32_and_refuses_a_float128_clearly(tmp_path):

@@ -34,8 +34,8 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tinylens.errors import (DISK_CHECK, DISK_FAILED, KEPT_ATTR, ON_COMMAND_LINE, UNWRITABLE, TinyLensError, disk_failed_text, ls_command,
-                             out_of_memory, written_output)
+from tinylens.errors import (DISK_CHECK, DISK_FAILED, KEPT_ATTR, ON_COMMAND_LINE, UNWRITABLE, TinyLensError, disk_failed_text,
+                             failed_write_left_text, ls_command, out_of_memory, written_output)
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 from tinylens.paths import NAME_MAX, PATH_MAX, limit_text, name_max_said, name_too_long
 
@@ -149,11 +149,11 @@ def disk_failed_cli_text(exc: OSError, command: str | None = None) -> str:
     earlier file is kept and nothing is half-written, what to check and how ``command`` goes on
     (what the command set in :data:`~tinylens.errors.KEPT_ATTR`, a fit its checkpoints, where it did)."""
     what = f"{exc.filename} cannot be written" if exc.filename is not None else "A file cannot be written"
-    earlier = f"the earlier {Path(os.fsdecode(exc.filename)).name}" if exc.filename is not None else "the earlier file"
+    name = Path(os.fsdecode(exc.filename)).name if exc.filename is not None else "file"
     reason = exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
     said = (f"{what} ({reason}: {disk_failed_text(exc)}). tinylens writes each result under a temporary name and "
-            f"renames it only once it is whole and flushed to the disk, so no result is left half-written and "
-            f"{earlier}, if there was one, is kept")
+            f"renames it only once it is whole and flushed to the disk, so "
+            f"{failed_write_left_text(exc, name, 'no result is left half-written')}")
     kept = getattr(exc, KEPT_ATTR, None)  # what the command said it keeps (a fit: its checkpoints, or none)
     if isinstance(kept, str):
         return f"{said}, {kept}"

@@ -31,7 +31,7 @@ from astropy.utils.exceptions import AstropyWarning
 
 from tinylens.atomic import write_atomic
 from tinylens.errors import (DISK_CHECK, DISK_FAILED, MISSING_ERRNOS, DataError, DataWarning, OutputError, ls_command, outside_stacklevel,
-                             windows_path_advice, disk_failed_text, written_output)
+                             windows_path_advice, disk_failed_text, failed_write_left_text, written_output)
 from tinylens.paths import reachable
 
 #: HDU classes that hold an image.
@@ -557,9 +557,8 @@ def write_fits_image(path: str | Path, array: np.ndarray, header: fits.Header | 
     except OSError as exc:
         if exc.errno in DISK_FAILED and written_output(exc):  # a failing disk's (EIO) or NFS's (ESTALE): what to check
             raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc} ({disk_failed_text(exc)}). It "
-                              "is written under a temporary name and renamed only once whole, so no half-written file "
-                              f"is left and the earlier {path.name}, if there was one, is kept: {DISK_CHECK}, then "
-                              "write it again.") from None
+                              "is written under a temporary name and renamed only once whole, so "
+                              f"{failed_write_left_text(exc, path.name)}: {DISK_CHECK}, then write it again.") from None
         raise OutputError(f"Cannot write the FITS file {path}: {exc.strerror or exc}.") from None
     return path
 
