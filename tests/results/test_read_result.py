@@ -101,7 +101,7 @@ def test_the_total_time_is_the_stored_one_or_none_where_none_is_stored_as_help_s
     (tmp_path / "result.json").write_text(json.dumps(stored))
     assert tinylens.read_result(tmp_path).total_time_s is None
     text = " ".join(tinylens.FitResult.__doc__.split())  # what help(FitResult) shows first
-    assert ("``total_time_s``: those of the whole :func:`fit` (as ``result.json`` stores them, for "
+    assert ("``total_time_s``: those of the whole :func:`~tinylens.fit` (as ``result.json`` stores them, for "
             ":func:`~tinylens.read_result` too; None where none is stored") in text
 
 
