@@ -185,3 +185,23 @@ def not_ours(monkeypatch):
         monkeypatch.setattr(os, "open", fake)
 
     return install
+
+
+@pytest.fixture
+def fail_folder_flushes(monkeypatch) -> Callable[[], None]:
+    """Called, makes ``os.fsync`` raise EIO for a folder's descriptor while a file's flush goes through:
+    a disk failing just after a write's rename (``monkeypatch.undo()`` ends it)."""
+    import errno
+    import stat
+
+    def failing() -> None:
+        real = os.fsync
+
+        def failed_on_folders(fd: int) -> None:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+            return real(fd)
+
+        monkeypatch.setattr(os, "fsync", failed_on_folders)
+
+    return failing

@@ -705,13 +705,11 @@ def test_a_failing_disk_s_error_tinylens_raised_reading_keeps_its_traceback(tmp_
     assert run.exit_code == 1 and isinstance(run.exception, OSError) and run.exception.errno == errno.EIO
 
 
-def test_a_failing_disk_under_a_reports_folder_flush_says_the_new_files_are_in_place(tmp_path, monkeypatch):
+def test_a_failing_disk_under_a_reports_folder_flush_says_the_new_files_are_in_place(tmp_path, monkeypatch, fail_folder_flushes):
     """An EIO of flushing the report's folder after its files were renamed into it was said as
     'the earlier report_stats.csv, if there was one, is kept', though the new files had replaced the
     earlier ones; it now says the new file is whole and in place and that a crash may yet lose the
     rename, exit 2, no traceback, and the folder holds the new report whole, no temporary left."""
-    import stat
-
     from typer.testing import CliRunner
 
     from tinylens.cli.main import app
@@ -720,14 +718,7 @@ def test_a_failing_disk_under_a_reports_folder_flush_says_the_new_files_are_in_p
     folder = tmp_path / "rep"
     assert CliRunner().invoke(app, args).exit_code == 0
     (folder / "report_stats.csv").write_text("an earlier report\n")
-    real = os.fsync
-
-    def failed_on_folders(fd):
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", failed_on_folders)
+    fail_folder_flushes()
     run = CliRunner().invoke(app, args)
     monkeypatch.undo()
     said = " ".join(run.output.split())

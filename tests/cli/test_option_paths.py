@@ -375,6 +375,15 @@ def test_survey_workers_that_is_no_count_taken_is_refused_in_one_line(tmp_path, 
     assert not (tmp_path / "run").exists()
 
 
+def _number_option_command(tmp_path: Path, option: str) -> list[str]:
+    """The command a float option belongs to, up to the option: a dry-run survey for ``--no-worker-wait``, else
+    ``simulate-population`` into ``tmp_path / "run"``."""
+    if option == "--no-worker-wait":
+        lenses = _lens_folder(tmp_path)
+        return ["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"), "--dry-run"]
+    return ["simulate-population", "1", str(tmp_path / "run"), "-q"]
+
+
 @pytest.mark.parametrize("option, value, expected", [
     ("--no-worker-wait", "abc", "--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
      "its cluster has no worker, 0 or more (0: never stop); got 'abc'."),
@@ -388,12 +397,7 @@ def test_a_number_option_given_no_number_is_refused_in_one_line(tmp_path, option
     """``survey --no-worker-wait abc`` and ``simulate-population --pixel-scale abc`` (or --psf-fwhm) got click's
     boxed usage message ('Invalid value for '--pixel-scale': Input should be a valid number'), and 1e400 was
     said as 'inf', where a value out of range is answered in one line by the option's own check: they are too."""
-    if option == "--no-worker-wait":
-        lenses = _lens_folder(tmp_path)
-        args = ["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"), "--dry-run"]
-    else:
-        args = ["simulate-population", "1", str(tmp_path / "run"), "-q"]
-    text = _refused([*args, option, value])
+    text = _refused([*_number_option_command(tmp_path, option), option, value])
     assert text.startswith("Error: " + expected), text
     assert "Usage:" not in text and "Invalid value" not in text
     assert not (tmp_path / "run").exists()
@@ -415,12 +419,7 @@ def test_a_number_option_given_a_whole_number_is_read_as_its_text(tmp_path, opti
     traceback (OverflowError: int too large to convert to float), where click's float had read it as inf and
     refused it in one line; ``-0`` was said as 0.0, not the -0.0 click read. A whole number is the float of
     its text, one that no float holds shown as typed."""
-    if option == "--no-worker-wait":
-        lenses = _lens_folder(tmp_path)
-        args = ["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"), "--dry-run"]
-    else:
-        args = ["simulate-population", "1", str(tmp_path / "run"), "-q"]
-    text = _refused([*args, option, value])
+    text = _refused([*_number_option_command(tmp_path, option), option, value])
     assert text.startswith("Error: " + expected), text
     if value == DIGITS_401:
         assert "beyond the range of a float" in text or "401 characters" in text, text

@@ -6,7 +6,6 @@ import errno
 import os
 import re
 import shlex
-import stat
 import warnings
 from pathlib import Path
 
@@ -247,8 +246,8 @@ def test_write_fits_image_on_a_failing_disk_says_what_to_check_and_keeps_the_ear
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["image.fits"]
 
 
-def test_write_fits_image_whose_folder_flush_fails_says_the_new_file_is_in_place_not_the_earlier_kept(tmp_path,
-                                                                                                        monkeypatch):
+def test_write_fits_image_whose_folder_flush_fails_says_the_new_file_is_in_place_not_the_earlier_kept(
+        tmp_path, monkeypatch, fail_folder_flushes):
     """An EIO of flushing the folder after the rename (the file's own flush went through) was said
     as 'the earlier image.fits, if there was one, is kept', though the new file had replaced it; it
     now says that the new file is whole and in place and that a crash may yet lose the rename, which
@@ -256,14 +255,7 @@ def test_write_fits_image_whose_folder_flush_fails_says_the_new_file_is_in_place
     from tinylens.errors import OutputError
 
     path = write_fits_image(tmp_path / "image.fits", np.ones((3, 3)))
-    real = os.fsync
-
-    def failed_on_folders(fd):
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real(fd)
-
-    monkeypatch.setattr(os, "fsync", failed_on_folders)
+    fail_folder_flushes()
     with pytest.raises(OutputError) as info:
         write_fits_image(path, np.zeros((2, 2)))
     monkeypatch.undo()

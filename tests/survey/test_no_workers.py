@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 import types
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -98,6 +99,18 @@ def _local_cluster(threads: int = 2):
     return LocalCluster(n_workers=1, threads_per_worker=threads, processes=True, dashboard_address=None)
 
 
+def _kill_once_lens_b_started(pid: int, lens_a_taken: threading.Event, lens_b_output: Path) -> threading.Thread:
+    """SIGKILL the worker process ``pid`` from a thread once the survey took lens_a's row and lens_b's fit
+    has started (its attempts file holds a line): lens_b is then in flight on a worker that dies."""
+    def kill_the_worker() -> None:
+        if lens_a_taken.wait(120) and _wait_for(lambda: attempts.attempts(lens_b_output) > 0):
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_worker, daemon=True)
+    killer.start()
+    return killer
+
+
 def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_finished_lenses(tmp_path, monkeypatch):
     """A local cluster whose worker process died and whose nanny did not start it again (seen under
     heavy load: no worker and no nanny left) held the survey for ever in as_completed, its bar no
@@ -122,12 +135,7 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
             nanny.instantiate = no_restart
         pid = next(iter(client.run(os.getpid).values()))
 
-        def kill_the_worker() -> None:
-            if lens_a_taken.wait(120) and _wait_for(lambda: attempts.attempts(lenses[1].output(out)) > 0):
-                os.kill(pid, signal.SIGKILL)
-
-        killer = threading.Thread(target=kill_the_worker, daemon=True)
-        killer.start()
+        killer = _kill_once_lens_b_started(pid, lens_a_taken, lenses[1].output(out))
         raised: list[BaseException] = []
 
         def survey() -> None:  # in a thread: a survey that waits for ever fails the test, not hangs it
@@ -191,12 +199,7 @@ def test_a_stop_whose_cancel_is_not_answered_still_ends_the_survey(tmp_path, mon
 
         monkeypatch.setattr(client, "cancel", unanswered_cancel)
 
-        def kill_the_worker() -> None:
-            if lens_a_taken.wait(120) and _wait_for(lambda: attempts.attempts(lenses[1].output(out)) > 0):
-                os.kill(pid, signal.SIGKILL)
-
-        killer = threading.Thread(target=kill_the_worker, daemon=True)
-        killer.start()
+        killer = _kill_once_lens_b_started(pid, lens_a_taken, lenses[1].output(out))
         raised: list[BaseException] = []
 
         def survey() -> None:

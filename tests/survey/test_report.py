@@ -1640,6 +1640,18 @@ def test_a_few_lens_report_png_shows_truth_and_model_on_equal_axes_with_the_1_to
     assert np.array_equal(x, y) and x.min() <= left and x.max() >= right  # corner to corner
 
 
+def _theta_e_compared(truths: np.ndarray, models: np.ndarray) -> tuple[pd.DataFrame, list, pd.DataFrame]:
+    """The comparison frame, quantity and statistics of θ_E for lenses ``lens_00000`` … fitted at ``models``
+    (their 99.7 % intervals ±0.02) against ``truths``."""
+    ids = [f"lens_{i:05d}" for i in range(len(truths))]
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
+                            "lens_mass.0.theta_E_lo997": models - 0.02, "lens_mass.0.theta_E_hi997": models + 0.02})
+    q = [rp.quantity_for("lens_mass.0.theta_E")]
+    joined = rp.comparison_frame(catalog, truth, q)
+    return joined, q, rp.stats_table(joined, q)
+
+
 def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alone():
     """Since b0ad493 both axes of a panel spanned every model value: one lens of 100 fitted 9.0
     against a truth of 1.1 ran the truth axis (and the deviation panel's, which shares it) to 9.4,
@@ -1650,13 +1662,7 @@ def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alon
     truths[7] = 1.1
     models = truths * (1 + rng.normal(0, 0.03, 100))
     models[7] = 9.0
-    ids = [f"lens_{i:05d}" for i in range(100)]
-    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
-    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
-                            "lens_mass.0.theta_E_lo997": models - 0.02, "lens_mass.0.theta_E_hi997": models + 0.02})
-    q = [rp.quantity_for("lens_mass.0.theta_E")]
-    joined = rp.comparison_frame(catalog, truth, q)
-    stats = rp.stats_table(joined, q)
+    joined, q, stats = _theta_e_compared(truths, models)
     assert int(stats["n_outliers"].iloc[0]) == 1
     top, bottom = rp.comparison_figure(joined, q, stats).axes[:2]
     left, right = top.get_xlim()
@@ -1855,13 +1861,7 @@ def test_one_catastrophic_outlier_is_drawn_at_the_deviation_axiss_edge_not_made_
     models = truths * (1 + rng.normal(0, 0.03, 100))
     if factor is not None:
         models[7] = factor * truths[7]
-    ids = [f"lens_{i:05d}" for i in range(100)]
-    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": truths})
-    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", "lens_mass.0.theta_E_median": models,
-                            "lens_mass.0.theta_E_lo997": models - 0.02, "lens_mass.0.theta_E_hi997": models + 0.02})
-    q = [rp.quantity_for("lens_mass.0.theta_E")]
-    joined = rp.comparison_frame(catalog, truth, q)
-    stats = rp.stats_table(joined, q)
+    joined, q, stats = _theta_e_compared(truths, models)
     assert int(stats["n_outliers"].iloc[0]) == (0 if factor is None else 1)
     fig = rp.comparison_figure(joined, q, stats)
     bottom = fig.axes[1]
