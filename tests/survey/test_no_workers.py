@@ -99,6 +99,20 @@ def _local_cluster(threads: int = 2):
     return LocalCluster(n_workers=1, threads_per_worker=threads, processes=True, dashboard_address=None)
 
 
+def _survey_in_a_thread(lenses, out: Path, client, raised: list[BaseException]) -> threading.Thread:
+    """The survey's loop over ``lenses`` on ``client`` (a 2 s no-worker wait) started in a thread, what it
+    raises put in ``raised``: a survey that waits for ever fails the test, not hangs it."""
+    def survey() -> None:
+        try:
+            runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, no_worker_wait=2.0)
+        except BaseException as exc:  # noqa: BLE001 - the test's to judge
+            raised.append(exc)
+
+    surveying = threading.Thread(target=survey, daemon=True)
+    surveying.start()
+    return surveying
+
+
 def _kill_once_lens_b_started(pid: int, lens_a_taken: threading.Event, lens_b_output: Path) -> threading.Thread:
     """SIGKILL the worker process ``pid`` from a thread once the survey took lens_a's row and lens_b's fit
     has started (its attempts file holds a line): lens_b is then in flight on a worker that dies."""
@@ -137,15 +151,7 @@ def test_a_local_cluster_whose_workers_are_gone_stops_the_survey_keeping_the_fin
 
         killer = _kill_once_lens_b_started(pid, lens_a_taken, lenses[1].output(out))
         raised: list[BaseException] = []
-
-        def survey() -> None:  # in a thread: a survey that waits for ever fails the test, not hangs it
-            try:
-                runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, no_worker_wait=2.0)
-            except BaseException as exc:  # noqa: BLE001 - the test's to judge
-                raised.append(exc)
-
-        surveying = threading.Thread(target=survey, daemon=True)
-        surveying.start()
+        surveying = _survey_in_a_thread(lenses, out, client, raised)
         surveying.join(100)  # lens_hang's fit would take 120 s: the survey must not wait for it
         assert not surveying.is_alive(), "the survey still waits for a cluster without workers"
         killer.join(10)
@@ -201,15 +207,7 @@ def test_a_stop_whose_cancel_is_not_answered_still_ends_the_survey(tmp_path, mon
 
         killer = _kill_once_lens_b_started(pid, lens_a_taken, lenses[1].output(out))
         raised: list[BaseException] = []
-
-        def survey() -> None:
-            try:
-                runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, no_worker_wait=2.0)
-            except BaseException as exc:  # noqa: BLE001 - the test's to judge
-                raised.append(exc)
-
-        surveying = threading.Thread(target=survey, daemon=True)
-        surveying.start()
+        surveying = _survey_in_a_thread(lenses, out, client, raised)
         surveying.join(90)
         stuck = surveying.is_alive()
         never.set()  # the stand-in let go, so that the cluster closes
