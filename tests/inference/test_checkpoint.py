@@ -1437,3 +1437,45 @@ def test_a_fit_killed_after_widening_then_given_other_sampler_settings_is_not_to
     text = " ".join(str(caught[0].message).split())
     assert f"checkpoint_dynesty.pkl in {out}: of another fit (other nlive settings than this config's)" in text, text
     assert "priors" not in text and "this fit's own" not in text, text
+
+
+@pytest.mark.parametrize("h5_error", [
+    OSError("Unable to synchronously create file (unable to open file: name = '{path}', flags = 13, o_flags = 242)"),
+    OSError("Can't write data (file write failed: time = Mon Dec  7 23:40:51 2026\n, filename = '{path}', "
+            "file descriptor = 3, errno = 5, error message = 'Input/output error', buf = 0x5649, offset = 2048)"),
+    RuntimeError("Can't close dataset (file write failed: filename = '{path}', file descriptor = 16, errno = 5, "
+                 "error message = 'Input/output error', total write size = 9376)"),
+], ids=["no_errno", "errno_in_its_text", "runtime_error"])
+def test_a_checkpoint_write_on_a_failing_disk_is_said_with_what_to_check(tmp_path, data, monkeypatch, h5_error):
+    """h5py's OSErrors of a checkpoint written on a failing disk carry no errno (older h5py; one
+    that names none in its text), or one only in their text, as does its RuntimeError of a close:
+    none was marked as the write of an output, so `tinylens fit` ended in a Python traceback, not
+    the failing disk's paragraph. It now names the checkpoint, h5py's cause, what to check and that
+    the fit resumes, exit 2; the earlier checkpoint, finished, is kept byte for byte."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    out = tmp_path / "output"
+    checkpoint = out / filenames.CHECKPOINTS["nautilus"]
+    real = nautilus_runner.Sampler.write
+    earlier: list[bytes] = []
+
+    def failing(self, path, overwrite=False):
+        if checkpoint.is_file():  # the second write fails: the first is the checkpoint a rerun resumes
+            earlier.append(checkpoint.read_bytes())
+            raise type(h5_error)(str(h5_error).replace("{path}", str(path)))
+        return real(self, path, overwrite=overwrite)
+
+    monkeypatch.setattr(nautilus_runner.Sampler, "write", failing)
+    monkeypatch.setattr(nautilus_runner.CheckpointedSampler, "checkpoint_every", 0.0)
+    run = CliRunner().invoke(app, ["fit", str(config), "-q"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), (repr(run.exception), said)
+    assert "Traceback" not in said and f"{checkpoint} cannot be written" in said, said
+    cause = "Unable to synchronously create file" if h5_error.args[0].startswith("Unable") else "Input/output error"
+    assert cause in said and "dmesg" in said, said
+    assert "the checkpoints written before are kept" in said and "to resume it" in said, said
+    assert earlier and checkpoint.read_bytes() == earlier[-1] and not (out / filenames.RESULT).exists()
+    assert not [p.name for p in out.iterdir() if ".unfinished-" in p.name]

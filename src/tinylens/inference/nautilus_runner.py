@@ -24,6 +24,7 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
 
 from __future__ import annotations
 
+import errno
 import inspect
 import io
 import json
@@ -45,7 +46,7 @@ from sklearn.neural_network import MLPRegressor
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, outside_stacklevel,
-                             priors_and_data)
+                             WRITTEN_ATTR, priors_and_data)
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_RECORDED_CALLS,
@@ -94,16 +95,26 @@ H5_ERRNO = re.compile(r"\berrno = (\d+)")
 
 def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
     """The OSError (its number, the system's text, ``path``) behind the h5py error ``exc`` of a
-    failed write, which says it only in its text (``RuntimeError: Can't close dataset (file write
-    failed: ..., errno = 28, error message = 'No space left on device', ...)``); ``None`` where
-    ``exc`` is an OSError with its number already, or names none."""
+    failed write of the checkpoint ``path``, marked as the write of an output
+    (:func:`~tinylens.errors.written_output`), for the failing disk's message and the fit's resume:
+    h5py says the number only in its text (``RuntimeError: Can't close dataset (file write failed:
+    ..., errno = 28, error message = 'No space left on device', ...)``), or, in an OSError of its
+    own, none at all (``Unable to synchronously create file (...)``, ``Can't write data``: an
+    input/output error, EIO, h5py's text its reason). ``None`` where ``exc`` is an OSError with its
+    number already (:func:`~tinylens.atomic.write_atomic` names the file), or a RuntimeError
+    that names none (not the disk's: raised as it is)."""
     if isinstance(exc, OSError) and exc.errno is not None:
         return None
     found = H5_ERRNO.search(str(exc))
-    if found is None or int(found.group(1)) == 0:
+    if found is not None and int(found.group(1)) != 0:
+        number = int(found.group(1))
+        error = OSError(number, os.strerror(number), str(path))
+    elif isinstance(exc, OSError) and type(exc).__module__ == "builtins":
+        error = OSError(errno.EIO, f"h5py: {' '.join(str(exc).split()) or 'write failed'}", str(path))
+    else:
         return None
-    number = int(found.group(1))
-    return OSError(number, os.strerror(number), str(path))
+    setattr(error, WRITTEN_ATTR, True)
+    return error
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
