@@ -235,3 +235,38 @@ def test_a_tinylens_fsync_typo_is_warned_of_once_and_the_files_are_still_flushed
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             write_json(tmp_path / "row.json", {"a": 3})
+
+
+@pytest.mark.parametrize("failing", ["flush", "fsync"])
+def test_an_appended_record_whose_flush_fails_names_the_file_as_its_fsync_does(tmp_path, monkeypatch, failing):
+    """sync_appended flushed Python's buffer (handle.flush) outside the try that names the file,
+    so a disk failing there (EIO; an NFS's ENOSPC said at the flush) escaped as a bare
+    '[Errno 5] Input/output error', no file named and not marked as an output's write, where the
+    same failure at os.fsync named the file; both now raise the same error about the file."""
+    from tinylens.atomic import sync_appended
+    from tinylens.errors import written_output
+
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    path = tmp_path / "attempts.txt"
+    eio = OSError(errno.EIO, os.strerror(errno.EIO))
+    if failing == "fsync":
+        _recording_fsync(monkeypatch, fail=lambda folder: eio)
+
+    class Handle:  # a buffered file whose flush meets the failing disk, as BufferedWriter's does
+        def __init__(self, raw):
+            self.raw = raw
+
+        def flush(self):
+            if failing == "flush":
+                raise eio
+            self.raw.flush()
+
+        def fileno(self):
+            return self.raw.fileno()
+
+    with open(path, "ab") as raw:
+        raw.write(b"a line\n")
+        with pytest.raises(OSError) as caught:
+            sync_appended(Handle(raw), path)
+    assert caught.value.errno == errno.EIO and caught.value.filename == str(path), repr(caught.value)
+    assert written_output(caught.value)

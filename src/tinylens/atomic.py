@@ -146,8 +146,14 @@ def sync_appended(handle: Any, path: Path) -> None:
     """Flush what was appended to the open file ``handle`` of ``path`` (a record written in place,
     not renamed) to the disk (``os.fsync``) where files are flushed (:data:`FSYNC_VARIABLE`), so that
     a crash just after it keeps the whole line; passed by where the disk cannot flush a file
-    (:data:`_UNSYNCABLE`). Another OSError (EIO) names ``path``."""
-    handle.flush()
+    (:data:`_UNSYNCABLE`). Another OSError (EIO) names ``path``, as does one of writing out what
+    ``handle`` holds in its buffer (EIO, or an ENOSPC that NFS says only then)."""
+    try:
+        handle.flush()
+    except OSError as err:
+        if not _plain(err):
+            raise
+        raise _naming(err, path) from None
     if not _syncing():
         return
     try:
