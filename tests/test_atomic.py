@@ -5,6 +5,7 @@ empty file under a result's name."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import warnings
@@ -270,3 +271,54 @@ def test_an_appended_record_whose_flush_fails_names_the_file_as_its_fsync_does(t
             sync_appended(Handle(raw), path)
     assert caught.value.errno == errno.EIO and caught.value.filename == str(path), repr(caught.value)
     assert written_output(caught.value)
+
+
+class _FullFsync:
+    """A stand-in for macOS's fcntl module on any system: F_FULLFSYNC, and an fcntl that notes
+    the (is a folder, inode) it flushes, or raises ``fail`` where that is not None."""
+
+    F_FULLFSYNC = 51  # macOS's number; the value is only passed back here
+
+    def __init__(self, fail=None):
+        self.calls, self.fail = [], fail
+
+    def fcntl(self, fd, command, arg=0):
+        assert command == self.F_FULLFSYNC
+        info = os.fstat(fd)
+        self.calls.append((stat.S_ISDIR(info.st_mode), info.st_ino))
+        if self.fail is not None:
+            raise self.fail
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_where_the_system_has_f_fullfsync_files_and_folders_are_flushed_past_the_drives_cache(tmp_path, monkeypatch):
+    """On macOS os.fsync hands the data to the drive but not past the drive's own cache, so a power
+    cut could still lose a result written just before, and tinylens called os.fsync alone there;
+    where fcntl has F_FULLFSYNC the temporary and its folder are now flushed with it (os.fsync not
+    called); where the disk refuses it (ENOTSUP: an SMB volume; EINVAL) os.fsync is used instead;
+    another error of it (EIO) names the file, the earlier one kept."""
+    from tinylens import atomic
+
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "result.json"
+    full = _FullFsync()
+    monkeypatch.setattr(atomic, "fcntl", full, raising=False)  # no such name in a tinylens that never used it
+    fsynced = _recording_fsync(monkeypatch)
+    write_json(target, {"new": 1})
+    assert json.loads(target.read_text()) == {"new": 1}
+    assert full.calls == [(False, target.stat().st_ino), (True, tmp_path.stat().st_ino)] and fsynced == []
+
+    for refusal in (errno.ENOTSUP, errno.EINVAL):
+        full = _FullFsync(OSError(refusal, os.strerror(refusal)))
+        monkeypatch.setattr(atomic, "fcntl", full)
+        fsynced.clear()
+        write_json(target, {"new": refusal})
+        assert json.loads(target.read_text()) == {"new": refusal}
+        assert fsynced == full.calls == [(False, target.stat().st_ino), (True, tmp_path.stat().st_ino)]
+
+    monkeypatch.setattr(atomic, "fcntl", _FullFsync(OSError(errno.EIO, os.strerror(errno.EIO))))
+    fsynced.clear()
+    with pytest.raises(OSError) as caught:
+        write_json(target, {"new": "lost"})
+    assert caught.value.errno == errno.EIO and caught.value.filename == str(target) and fsynced == []
+    assert json.loads(target.read_text()) == {"new": errno.EINVAL} and _hidden(tmp_path) == []

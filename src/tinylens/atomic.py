@@ -5,7 +5,8 @@ under a final name: :func:`write_atomic` and :func:`atomic_path` write one file,
 :func:`write_together` and :func:`replace_together` several, all or none; :func:`remove_unfinished`
 and :func:`remove_all_unfinished` delete what a killed process left (:data:`UNFINISHED_NAME`),
 :func:`hidden_name` is a name of the length of those temporaries, and :func:`errors_naming` makes an
-OSError name the file being written. Each temporary is flushed to the disk (``os.fsync``) before
+OSError name the file being written. Each temporary is flushed to the disk (``os.fsync``; on macOS
+``F_FULLFSYNC``, past the drive's cache: :func:`flush_to_disk`) before
 it is renamed, and its folder after, so that a node that crashes or loses power just after a write
 leaves the earlier file or the new one whole, never an empty file under the final name (XFS, ext4
 without ``auto_da_alloc`` and NFS may otherwise keep the rename and lose the data;
@@ -33,6 +34,11 @@ from typing import Any, Iterator
 
 from tinylens.errors import REPLACED_ATTR, WRITTEN_ATTR, OutputError
 
+
+try:
+    import fcntl  # F_FULLFSYNC where the system has it (macOS): flush_to_disk
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -134,7 +140,7 @@ def _synced(tmp: Path, path: Path) -> None:
     except OSError as err:
         raise _naming(err, path) from None
     try:
-        os.fsync(fd)
+        flush_to_disk(fd)
     except OSError as err:
         if err.errno not in _UNSYNCABLE:
             raise _naming(err, path) from None
@@ -157,10 +163,27 @@ def sync_appended(handle: Any, path: Path) -> None:
     if not _syncing():
         return
     try:
-        os.fsync(handle.fileno())
+        flush_to_disk(handle.fileno())
     except OSError as err:
         if err.errno not in _UNSYNCABLE:
             raise _naming(err, path) from None
+
+
+def flush_to_disk(fd: int) -> None:
+    """Flush the open file or folder ``fd`` to the disk itself: ``fcntl(F_FULLFSYNC)`` where the
+    system has it (macOS, whose ``os.fsync`` hands the data to the drive but not past the drive's
+    own cache, so that a power cut could still lose it), falling back to ``os.fsync`` where the
+    disk refuses it (:data:`_UNSYNCABLE`: EINVAL, ENOTSUP, as network and FAT volumes do);
+    ``os.fsync`` elsewhere. An OSError of either is raised, for the caller to name the file."""
+    full = getattr(fcntl, "F_FULLFSYNC", None) if fcntl is not None else None
+    if full is not None:
+        try:
+            fcntl.fcntl(fd, full)
+            return
+        except OSError as err:
+            if err.errno not in _UNSYNCABLE:
+                raise
+    os.fsync(fd)
 
 
 #: What a system says where a file or folder cannot be flushed (a disk or mount that does not
@@ -187,7 +210,7 @@ def sync_folders(*paths: Path) -> None:
                 continue
             raise _in_place(_naming(err, path)) from None
         try:
-            os.fsync(fd)
+            flush_to_disk(fd)
         except OSError as err:
             if err.errno not in _FOLDER_UNSYNCABLE:
                 raise _in_place(_naming(err, path)) from None
