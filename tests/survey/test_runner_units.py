@@ -6386,3 +6386,46 @@ def test_lenses_only_workers_lacking_the_sampler_package_could_take_fail_naming_
     assert frame["status"].tolist() == ["ok"] * 3, frame[["lens_id", "status", "reason"]].to_dict("records")
     assert err.count("survey: host ") == 1, err  # one line, though each lens was refused 4 times
     assert f"(Dask worker {bad}) lacks the package nautilus" in err and "no other worker is connected" in err, err
+
+
+def test_a_lens_failed_by_a_failing_disk_says_in_its_row_what_to_check_and_how_to_fit_it_again(tmp_path, monkeypatch):
+    """A lens whose fit failed, after its retries, because the disk refused the write of its
+    checkpoint (EIO of os.fsync, as tinylens's writer raises it) had the row reason
+    "OSError: [Errno 5] Input/output error: '.../checkpoint.hdf5'", no word of what failed or what to do;
+    it now names the file, says what the error means, that the earlier file is kept, what to check
+    (dmesg, df -h) and to run the survey again with --retry-failed, on one line within MAX_REASON.
+    Another EIO (of a file tinylens did not write) keeps its plain reason."""
+    import errno
+
+    from tinylens.errors import written_output
+    from tinylens.results.tables import write_json
+
+    lens = discovery.Lens("lens_a", tmp_path / "lenses_in" / "lens_a")
+    out = tmp_path / ("o" * 60) / "survey"  # a long path: the advice after it is not cut
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    checkpoint = folder / filenames.CHECKPOINTS["nautilus"]
+    checkpoint.write_bytes(b"earlier")
+    real = os.fsync
+
+    def failing(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(OSError) as caught:
+        write_json(checkpoint, {"new": True})
+    monkeypatch.setattr(os, "fsync", real)
+    assert written_output(caught.value) and checkpoint.read_bytes() == b"earlier"
+
+    row = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)
+    reason = row["reason"]
+    assert row["status"] == "failed" and survey_rows.read_row(folder / filenames.ROW, "lens_a") == row
+    assert reason.startswith(f"{checkpoint} cannot be written (Input/output error: the disk"), reason
+    assert "dmesg" in reason and reason.endswith("--retry-failed (run_survey: retry_failed=True)."), reason
+    assert "\n" not in reason and len(reason) <= survey_rows.MAX_REASON and "characters cut" not in reason, reason
+    assert "nothing is half-written, the earlier file kept" in reason, reason
+
+    other = OSError(errno.EIO, os.strerror(errno.EIO), str(tmp_path / "lib.so"))  # not an output's write
+    row = runner._task_row(runner._Outcome("error", error=other), lens, out)
+    assert row["reason"] == f"OSError: [Errno 5] Input/output error: '{tmp_path / 'lib.so'}'", row

@@ -81,7 +81,7 @@ from tinylens.survey.rows import (describe_exception,
                                   failed_row, is_done, read_row, read_rows, recovered_row,
                                   write_row)
 from tinylens.survey.selection import select_lenses
-from tinylens.survey.task import fit_lens, missing_row, sampler_module, unwritable_cause
+from tinylens.survey.task import disk_failed_reason, fit_lens, missing_row, sampler_module, unwritable_cause
 from tinylens.survey.template import check_template, lens_config, load_template, refused_files
 from tinylens.survey.watch import (NO_WORKER_WAIT, NoWorkerWatch, NoWorkersLeft, check_no_worker_wait,
                                    connected_workers, no_worker_for_note, no_workers_note)
@@ -212,7 +212,8 @@ def _task_row(outcome: _Outcome, lens: Lens, out: Path, client: Any = None, loca
         return written_row(lens, out)
     if unwritable_cause(exc) is not None:  # every lens would fail so: the survey stops (unwritable_reported)
         raise unwritable_cause(exc)
-    row = failed_row(lens.lens_id, _memory_reason(exc, client, local) or describe_exception(exc))
+    reason = _memory_reason(exc, client, local) or disk_failed_reason(exc)  # said with what to do
+    row = failed_row(lens.lens_id, reason or describe_exception(exc))
     write_row(lens.output(out), row)
     return row
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tinylens import filenames
-from tinylens.errors import (ConvergenceWarning, MethodNotInstalledError, SURVEY_FOLDER_CHOICE, SURVEY_RERUN,
-                             TinyLensError, UNWRITABLE, ls_command, out_of_memory)
+from tinylens.errors import (DISK_FAILED, REPLACED_ATTR, ConvergenceWarning, MethodNotInstalledError, SURVEY_FOLDER_CHOICE,
+                             SURVEY_RERUN, TinyLensError, UNWRITABLE, disk_failed_text, ls_command, out_of_memory,
+                             written_output)
 from tinylens.precision import get_precision
 from tinylens.survey.attempts import fit_digest, lens_lock, note_attempt
 from tinylens.survey.lens_files import LENS_FILES
@@ -85,6 +86,24 @@ def own_file_text(exc: OSError) -> str:
     else:
         what = f"a file of this lens, or a folder on its path, was not there when it was needed. Check them ({ls})"
     return f"{path}: {exc.strerror or type(exc).__name__}: {what}."
+
+
+def disk_failed_reason(exc: BaseException) -> str | None:
+    """The reason of a lens whose fit failed (after its retries) because a failing disk refused the
+    write of one of its outputs (``exc``: an OSError of :data:`~tinylens.errors.DISK_FAILED`, EIO or
+    NFS's ESTALE, that tinylens's writer raised, :func:`~tinylens.errors.written_output`), one line:
+    the file, the system's reason and what it means, what is left, what to check and how to fit it
+    again: the command line's paragraph of a fit (:func:`tinylens.cli.common.disk_failed_cli_text`),
+    said short; ``None`` for any other error."""
+    if not (isinstance(exc, OSError) and exc.errno in DISK_FAILED and written_output(exc)) or exc.filename is None:
+        return None
+    path = Path(os.fsdecode(exc.filename))
+    reason = exc.strerror or type(exc).__name__
+    left = ("it is whole and in place, but a crash may yet lose its rename" if getattr(exc, REPLACED_ATTR, False) is True
+            else "nothing is half-written, the earlier file kept")
+    return one_line(f"{path} cannot be written ({reason}: {disk_failed_text(exc)}); {left}. Check that disk or "
+                    f"network mount (dmesg, df -h), then run {SURVEY_RERUN} again with --retry-failed "
+                    "(run_survey: retry_failed=True).")
 
 
 def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
