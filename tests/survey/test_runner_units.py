@@ -6429,3 +6429,37 @@ def test_a_lens_failed_by_a_failing_disk_says_in_its_row_what_to_check_and_how_t
     other = OSError(errno.EIO, os.strerror(errno.EIO), str(tmp_path / "lib.so"))  # not an output's write
     row = runner._task_row(runner._Outcome("error", error=other), lens, out)
     assert row["reason"] == f"OSError: [Errno 5] Input/output error: '{tmp_path / 'lib.so'}'", row
+
+
+def test_a_failing_disks_write_of_the_checkpoint_keeps_the_checkpoints_for_the_retry(tmp_path, monkeypatch):
+    """A fit whose write of checkpoint.hdf5 failed on a failing disk (EIO, as tinylens's writer
+    raises it: written under a temporary name, the earlier checkpoint untouched) was taken for one a
+    damaged checkpoint may have caused, since the error names that file: the lens's checkpoints were
+    deleted before Dask's retry, which started the sampling from the beginning. They are now kept,
+    byte for byte, as for a full disk; an EIO of reading the checkpoint still removes them."""
+    import errno
+
+    import tinylens
+    from tinylens.atomic import write_atomic
+    from tinylens.errors import written_output
+
+    folder = tmp_path / "lens_a"
+    folder.mkdir()
+    checkpoint = folder / filenames.CHECKPOINTS["nautilus"]
+
+    def eio(tmp):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def failing_fit(config, **kwargs):
+        for name in filenames.checkpoint_names():
+            (folder / name).write_text("sampled so far")
+        write_atomic(checkpoint, eio)  # the disk fails the next checkpoint's write
+
+    monkeypatch.setattr(tinylens, "fit", failing_fit)
+    with pytest.raises(OSError) as raised:
+        task.fit_lens("lens_a", {}, str(folder))
+    assert written_output(raised.value) and raised.value.filename == str(checkpoint)
+    assert [(folder / name).read_text() for name in filenames.checkpoint_names()] == (
+        ["sampled so far"] * len(filenames.checkpoint_names()))
+    read = OSError(errno.EIO, os.strerror(errno.EIO), str(checkpoint))  # not a write's: the file may be damaged
+    assert task.checkpoint_may_be_cause(read, folder) and not task.checkpoint_may_be_cause(raised.value, folder)

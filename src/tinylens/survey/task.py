@@ -59,9 +59,11 @@ def checkpoint_may_be_cause(exc: BaseException, folder: Path) -> bool:
     raised ``exc`` (so that a retry is to start without them): not for an error of the worker's
     environment, running out of memory (:func:`~tinylens.errors.out_of_memory`: a MemoryError, JAX's
     RESOURCE_EXHAUSTED), a full or read-only disk (:func:`unwritable_cause`; the checkpoints are
-    written whole), or an OSError naming a file that is not one of those checkpoints (a file
-    missing on this worker, another of the lens's files)."""
-    if out_of_memory(exc) or unwritable_cause(exc) is not None:
+    written whole), a failing disk's refusal of a write of tinylens's (:func:`~tinylens.errors.written_output`:
+    the file written under a temporary name, the earlier one untouched, a checkpoint too), or an
+    OSError naming a file that is not one of those checkpoints (a file missing on this worker,
+    another of the lens's files)."""
+    if out_of_memory(exc) or unwritable_cause(exc) is not None or written_output(exc):
         return False
     name = getattr(exc, "filename", None)
     if not isinstance(exc, OSError) or not isinstance(name, (str, bytes, os.PathLike)):
