@@ -265,6 +265,9 @@ def test_an_appended_record_whose_flush_fails_names_the_file_as_its_fsync_does(t
         def fileno(self):
             return self.raw.fileno()
 
+        def close(self):
+            self.raw.close()
+
     with open(path, "ab") as raw:
         raw.write(b"a line\n")
         with pytest.raises(OSError) as caught:
@@ -322,3 +325,35 @@ def test_where_the_system_has_f_fullfsync_files_and_folders_are_flushed_past_the
         write_json(target, {"new": "lost"})
     assert caught.value.errno == errno.EIO and caught.value.filename == str(target) and fsynced == []
     assert json.loads(target.read_text()) == {"new": errno.EINVAL} and _hidden(tmp_path) == []
+
+
+def test_an_attempt_line_the_disk_refuses_at_its_flush_is_named_after_the_file_is_closed(tmp_path, monkeypatch):
+    """sync_appended named the error of a failed flush of the attempts line, but note_attempt's
+    ``with`` then closed the real buffered file, whose close wrote the refused line again, failed
+    again and raised the bare '[Errno 5] Input/output error' (no file, not marked as an output's
+    write) in place of the named one; the file is now closed there, and the named error is the
+    one that leaves note_attempt."""
+    import io
+
+    from tinylens import filenames
+    from tinylens.errors import written_output
+    from tinylens.survey import attempts
+
+    class FailingDisk(io.FileIO):  # reads and seeks as a file does; every write an input/output error
+        def write(self, data):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    opened = []
+
+    def open_on_failing_disk(path, mode="r", *args, **kwargs):
+        assert mode == "a+b", mode
+        opened.append(io.BufferedRandom(FailingDisk(path, mode)))
+        return opened[-1]
+
+    monkeypatch.setattr(attempts, "open", open_on_failing_disk, raising=False)
+    with pytest.raises(OSError) as caught:
+        attempts.note_attempt(tmp_path, "0123456789abcdef")
+    path = tmp_path / filenames.ATTEMPTS
+    assert caught.value.errno == errno.EIO and caught.value.filename == str(path), repr(caught.value)
+    assert written_output(caught.value) and opened[0].closed
+    assert path.read_bytes() == b""

@@ -153,12 +153,18 @@ def sync_appended(handle: Any, path: Path) -> None:
     not renamed) to the disk (``os.fsync``) where files are flushed (:data:`FSYNC_VARIABLE`), so that
     a crash just after it keeps the whole line; passed by where the disk cannot flush a file
     (:data:`_UNSYNCABLE`). Another OSError (EIO) names ``path``, as does one of writing out what
-    ``handle`` holds in its buffer (EIO, or an ENOSPC that NFS says only then)."""
+    ``handle`` holds in its buffer (EIO, or an ENOSPC that NFS says only then); ``handle`` is then
+    closed, what the disk refused dropped, so that the caller's ``with`` does not write it again
+    and raise the same error bare, naming no file, in place of this one."""
     try:
         handle.flush()
     except OSError as err:
         if not _plain(err):
             raise
+        try:
+            handle.close()  # a buffered file's close flushes again, fails again, and closes it
+        except OSError:
+            pass
         raise _naming(err, path) from None
     if not _syncing():
         return
