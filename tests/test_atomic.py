@@ -357,3 +357,22 @@ def test_an_attempt_line_the_disk_refuses_at_its_flush_is_named_after_the_file_i
     assert caught.value.errno == errno.EIO and caught.value.filename == str(path), repr(caught.value)
     assert written_output(caught.value) and opened[0].closed
     assert path.read_bytes() == b""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a folder cannot be opened to flush it on Windows")
+def test_a_volume_that_refuses_f_fullfsync_with_enotty_is_flushed_with_fsync_and_written(tmp_path, monkeypatch):
+    """fcntl(F_FULLFSYNC) fails with ENOTTY ('Inappropriate ioctl for device') on a macOS WebDAV
+    volume and on a drive that is not Apple's, where os.fsync works; flush_to_disk fell back to
+    os.fsync only for EINVAL, ENOTSUP, EOPNOTSUPP and ENOSYS, so there every result, row.json and
+    checkpoint failed to be written ('cannot be written: Inappropriate ioctl for device') where
+    os.fsync alone had written it. Any refusal but a failed write's now falls back to os.fsync."""
+    from tinylens import atomic
+
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    target = tmp_path / "result.json"
+    full = _FullFsync(OSError(errno.ENOTTY, os.strerror(errno.ENOTTY)))
+    monkeypatch.setattr(atomic, "fcntl", full, raising=False)
+    fsynced = _recording_fsync(monkeypatch)
+    write_json(target, {"new": 1})
+    assert json.loads(target.read_text()) == {"new": 1} and _hidden(tmp_path) == []
+    assert fsynced == full.calls == [(False, target.stat().st_ino), (True, tmp_path.stat().st_ino)]

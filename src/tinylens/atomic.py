@@ -32,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from tinylens.errors import REPLACED_ATTR, WRITTEN_ATTR, OutputError
+from tinylens.errors import DISK_FAILED, REPLACED_ATTR, UNWRITABLE, WRITTEN_ATTR, OutputError
 
 
 try:
@@ -179,17 +179,24 @@ def flush_to_disk(fd: int) -> None:
     """Flush the open file or folder ``fd`` to the disk itself: ``fcntl(F_FULLFSYNC)`` where the
     system has it (macOS, whose ``os.fsync`` hands the data to the drive but not past the drive's
     own cache, so that a power cut could still lose it), falling back to ``os.fsync`` where the
-    disk refuses it (:data:`_UNSYNCABLE`: EINVAL, ENOTSUP, as network and FAT volumes do);
-    ``os.fsync`` elsewhere. An OSError of either is raised, for the caller to name the file."""
+    volume refuses it, whatever it says (EINVAL on a FUSE mount, ENOTSUP on SMB, ENOTTY on WebDAV or
+    a drive that is not Apple's: no list is documented) but that the write failed
+    (:data:`_FULLFSYNC_FAILED`: EIO, a full disk's ENOSPC, raised, not taken back by a later
+    ``os.fsync``); ``os.fsync`` elsewhere. An OSError is raised, for the caller to name the file."""
     full = getattr(fcntl, "F_FULLFSYNC", None) if fcntl is not None else None
     if full is not None:
         try:
             fcntl.fcntl(fd, full)
             return
         except OSError as err:
-            if err.errno not in _UNSYNCABLE:
+            if err.errno in _FULLFSYNC_FAILED:
                 raise
     os.fsync(fd)
+
+
+#: What ``fcntl(F_FULLFSYNC)`` says where the data did not reach the disk (:func:`flush_to_disk`):
+#: raised, not passed to ``os.fsync``, which may say nothing of an error already said.
+_FULLFSYNC_FAILED = DISK_FAILED | UNWRITABLE
 
 
 #: What a system says where a file or folder cannot be flushed (a disk or mount that does not
