@@ -343,6 +343,11 @@ def test_report_stats_write_counts_as_integers(tmp_path):
                                         "'arc_snr_max >= 10'), but it gives the one value True."),
         (["{tmp}/missing.csv", "--truth", "{truth}"], "missing.csv does not exist"),
         (["{cat}", "--truth", "{tmp}/nothere.parquet"], "nothere.parquet does not exist"),
+        # a truth table named as 'tinylens fit --truth' names one (truth.json), or a catalogue misspelt, beside the
+        # population's truth table or the survey's catalogue: the message said only that the file was not there
+        (["{cat}", "--truth", "{tmp}/truths.json"], "truth table {tmp}/truths.json does not exist or is not a file. "
+                                                    "Did you mean {truth}?"),
+        (["{tmp}/catalogue.csv"], "catalogue {tmp}/catalogue.csv does not exist or is not a file. Did you mean {cat}?"),
         (["{cat}", "--truth", "{garbage}"], "could not be read as a Parquet table"),
         # a lens's truth.json was read as CSV: "has no lens id column ...; its columns are: {"a":"
         (["{cat}", "--truth", "{json}"], "truth table {json} is a JSON file, not a CSV, Parquet, FITS or ECSV table"),

@@ -702,7 +702,7 @@ def read_table(path: str | Path, what: str, in_folder: tuple[str, ...] = ()) -> 
     path = Path(path).expanduser()
     not_a_table(path, what, in_folder)
     if not path.is_file():
-        raise TinyLensError(f"The {what} {path} does not exist or is not a file.")
+        raise TinyLensError(f"The {what} {path} does not exist or is not a file.{table_beside(path, in_folder)}")
     refuse_compressed_parquet(path, what)
     kind = table_kind(path)
     parquet = kind == "parquet"
@@ -856,6 +856,17 @@ SINGLE_FIT = ("'tinylens report' summarises a survey: the catalog.parquet or cat
 #: truth table (a folder's other table is not the one asked for: the catalogue is no truth).
 CATALOGUE_FILES = ("catalog.parquet", "catalog.csv")
 TRUTH_TABLE_FILES = ("truth.parquet", "truth.csv")
+
+
+def table_beside(path: Path, in_folder: tuple[str, ...]) -> str:
+    """For a message on a ``path`` that is no file: the table of ``in_folder`` that its folder holds
+    (a truth table given as ``mocks/truth.json``, as ``tinylens fit --truth`` takes, or a catalogue
+    misspelt ``catalogue.parquet``, beside ``mocks/truth.parquet`` or ``run1/catalog.parquet``), as a
+    sentence that offers it; "" where the folder holds none."""
+    if path.exists():
+        return ""
+    beside = [path.parent / name for name in in_folder if (path.parent / name).is_file()]
+    return f" Did you mean {beside[0]}?" if beside else ""
 
 
 def not_a_table(path: Path, what: str, in_folder: tuple[str, ...] = ()) -> None:
