@@ -1657,11 +1657,14 @@ def _theta_e_compared(truths: np.ndarray, models: np.ndarray) -> tuple[pd.DataFr
     return joined, q, rp.stats_table(joined, q)
 
 
-def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alone():
+def test_one_catastrophic_outlier_among_100_lenses_is_drawn_at_the_model_axiss_edge_not_made_to_stretch_it():
     """Since b0ad493 both axes of a panel spanned every model value: one lens of 100 fitted 9.0
     against a truth of 1.1 ran the truth axis (and the deviation panel's, which shares it) to 9.4,
-    the other 99 truths, 0.6 to 1.8, squeezed into its first seventh. The outlier stretches the model
-    axis alone, as before b0ad493; the truths fill the truth axis."""
+    the other 99 truths, 0.6 to 1.8, squeezed into its first seventh. Then the outlier stretched the
+    model axis alone, to 9.4: the 99 others (0.6 to 1.9) in its lowest sixth, the 1:1 line and the
+    band flat. An outlier past DEVIATION_REACH bands is now drawn as a triangle on the model axis's
+    edge at its truth, as the deviation panel draws it; both axes are the others', equal, and the
+    panel says the outlier's deviation (+718 %)."""
     rng = np.random.default_rng(3)
     truths = rng.uniform(0.6, 1.8, 100)
     truths[7] = 1.1
@@ -1669,12 +1672,22 @@ def test_one_catastrophic_outlier_among_100_lenses_stretches_the_model_axis_alon
     models[7] = 9.0
     joined, q, stats = _theta_e_compared(truths, models)
     assert int(stats["n_outliers"].iloc[0]) == 1
-    top, bottom = rp.comparison_figure(joined, q, stats).axes[:2]
+    fig = rp.comparison_figure(joined, q, stats)
+    top, bottom = fig.axes[:2]
     left, right = top.get_xlim()
+    low, high = top.get_ylim()
     assert left < truths.min() and truths.max() < right
     assert np.ptp(truths) > 0.8 * (right - left), (left, right)  # the truths fill the truth axis
     assert bottom.get_xlim() == pytest.approx((left, right))
-    assert top.get_ylim()[1] > 9.02 and top.get_ylim()[0] == pytest.approx(left)  # the outlier is shown
+    others = np.delete(models, 7)
+    assert low < (others - 0.02).min() and (others + 0.02).max() < high < 2.5, (low, high)  # the others' axis
+    assert (low, high) == pytest.approx((left, right), rel=1e-12)  # equal axes: the 1:1 line at its slope
+    triangles = [(line.get_marker(), *np.ravel(line.get_data())) for line in top.get_lines()
+                 if line.get_label() == "outliers past the axis"]
+    assert triangles == [("^", pytest.approx(1.1), pytest.approx(high))]
+    drawn = np.concatenate([np.ravel(line.get_ydata()) for line in top.get_lines() if line.get_marker() == "o"])
+    assert 9.0 not in drawn and drawn.size == 99  # the outlier is the triangle, not a point off the axis
+    assert bottom.get_title(loc="right") == "1 lens past the axis: +718%"
 
 
 def _theta_e_cells(tmp_path, catalog: pd.DataFrame, truth: pd.DataFrame) -> list[str]:
@@ -1908,7 +1921,8 @@ def test_the_legend_of_every_entry_fits_a_figure_of_two_or_three_panels(panels):
     for name in names:
         true = rng.uniform(0.6, 0.9, 60)
         model = true * (1 + rng.normal(0, 0.02, 60))
-        model[3] = 1.8 * true[3]  # an outlier far past the deviation axis
+        model[3] = 1.8 * true[3]  # an outlier far past the deviation axis (and the model axis)
+        model[4] = 1.13 * true[4]  # an outlier drawn where it lies
         lo, hi = model - 0.01, model + 0.01
         hi[5], lo[6] = model[5] + 20, model[6] - 20  # intervals cut at the axis
         truth[name] = true

@@ -467,31 +467,43 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     room = interval_room(_padded(core), lo[~bad], hi[~bad], model[~bad])
     drawn = np.concatenate([core, _within(lo[~bad], room), _within(hi[~bad], room)])
     span = _padded(drawn)
-    reached = np.concatenate([drawn, model[bad], lo68[bad], hi68[bad]])
+    # An outlier whose model value lies past the room an interval end may stretch the axis by
+    # (:func:`interval_room`) is drawn at the model axis's edge, a triangle pointing its way, as the
+    # deviation panel draws one past its reach: one lens of 100 fitted 9.0 against a truth of 1.1 ran
+    # the model axis to 9.4, the 99 others (0.6 to 1.9) in its lowest sixth, the 1:1 line and the
+    # band flat. One nearer stretches the model axis to show it where it lies.
+    far = bad & ((model < room[0]) | (model > room[1]))
+    near = bad & ~far
+    reached = np.concatenate([drawn, model[near], lo68[near], hi68[near]])
     # the typical half-width of every lens, not of the outliers alone: an outlier's own long tail was
     # its own typical width, so that it was never cut (one of 10 at 9 with a tail to 40 ran the axis to 42)
     room = interval_room(_padded(reached[np.isfinite(reached)]), lo, hi, model, room)
-    every = np.concatenate([reached, _within(lo[bad], room), _within(hi[bad], room)])
+    every = np.concatenate([reached, _within(lo[near], room), _within(hi[near], room)])
     every = every[np.isfinite(every)]
     outer = _padded(every)  # past the span on an outlier's side only
     reach = np.array([span[0] if every.min(initial=span[0]) >= span[0] else outer[0],
                       span[1] if every.max(initial=span[1]) <= span[1] else outer[1]])
-    markers = np.concatenate([true, model])
+    markers = np.concatenate([true, model[~far]])
     xlim = _within_range(span, q, drawn, np.concatenate([true, model[~bad]]))
     ylim = _within_range(reach, q, every, markers)
     cut_lo, cut_hi = lo < ylim[0], hi > ylim[1]  # bars cut at the axis, an arrow at the cut
     yerr = np.vstack([np.clip(model - np.maximum(lo, ylim[0]), 0, None), np.clip(np.minimum(hi, ylim[1]) - model, 0, None)])
     yerr = np.where(np.isfinite(yerr), yerr, 0.0)
     shown = scale * dev
+    off = far & ((model < ylim[0]) | (model > ylim[1]))  # a triangle on the model axis's edge
     # An outlier farther than DEVIATION_REACH bands from the 1:1 line is drawn at the deviation axis's
     # edge, not where it lies: one lens of 100 at +60 % (NMAD 3 %) ran the axis to 64 %, the 99 others
     # in its lowest sixth, their spread a flat line; the axis is now the others' and the band's.
     past = bad & (np.abs(dev) > DEVIATION_REACH * k * sigma) if counted else np.zeros(len(dev), bool)
-    for sel, colour, name in ((~bad, "#1f4e79", "lenses (99.7 % intervals)"), (bad, "#d62728", "outliers")):
+    for sel, colour, name in ((~bad, "#1f4e79", "lenses (99.7 % intervals)"), (bad & ~off, "#d62728", "outliers")):
         if sel.any():
             top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
         if (sel & ~past).any():
             bottom.plot(true[sel & ~past], shown[sel & ~past], "o", ms=3, color=colour)
+    for side, edge, shape in ((off & (model > ylim[1]), ylim[1], "^"), (off & (model < ylim[0]), ylim[0], "v")):
+        if side.any():
+            top.plot(true[side], np.full(int(side.sum()), edge), shape, ms=6, color="#d62728", clip_on=False,
+                     label="outliers past the axis")
     top.plot(span, span, "-", color="black", lw=0.8, label="1:1")
     bottom.axhline(0, color="black", lw=0.8)
     if counted:  # the band that decides the outliers; none is drawn where they are not counted
@@ -501,7 +513,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
             bottom.axhline(sign * k * sigma * scale, ls="--", color="0.4", lw=0.8)
     if past.any():
         _past_the_axis(bottom, true[past], shown[past], q)
-    for sel, colour in ((~bad, "#1f4e79"), (bad, "#d62728")):
+    for sel, colour in ((~bad, "#1f4e79"), (bad & ~off, "#d62728")):
         for cut, edge, shape in ((cut_lo, ylim[0], "v"), (cut_hi, ylim[1], "^")):
             if (sel & cut).any():
                 top.plot(true[sel & cut], np.full(int((sel & cut).sum()), edge), shape, ms=5, color=colour,
