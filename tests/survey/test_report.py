@@ -1936,3 +1936,33 @@ def test_the_legend_of_every_entry_fits_a_figure_of_two_or_three_panels(panels):
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert len(texts) == 6 and {"outliers past the axis", "interval past the axis", "1:1"} <= set(texts)
     assert page.x0 <= legend.x0 and legend.x1 <= page.x1 and legend.y1 <= page.y1, (legend, page)
+
+
+def test_a_heavy_tail_under_a_tiny_nmad_leaves_at_most_one_lens_in_twenty_at_the_deviation_axiss_edge():
+    """report.png of 100 lenses, 80 fitted within 0.1 % and 20 in a heavy (Cauchy) tail: the NMAD
+    is 0.13 %, the deviation axis reached DEVIATION_REACH bands (±1.1 %) and 12 lenses of 100 were
+    triangles on its edge (13 here). The axis now reaches as far as leaves at most 5 % of the lenses past it:
+    the 5 farthest are triangles, each where its deviation points, the title says so, and every other
+    lens is a dot where it lies."""
+    rng = np.random.default_rng(4)
+    truths = rng.uniform(0.6, 1.8, 100)
+    dev = rng.normal(0, 0.001, 100)
+    dev[:20] = 0.02 * rng.standard_cauchy(20)
+    joined, q, stats = _theta_e_compared(truths, truths * (1 + dev))
+    assert float(stats["nmad"].iloc[0]) < 0.002 and int(stats["n_outliers"].iloc[0]) > 12
+    percent = 100 * dev
+    beyond_bands = np.abs(percent) > rp.DEVIATION_REACH * 4 * 100 * float(stats["nmad"].iloc[0])
+    assert beyond_bands.sum() == 13  # past the old reach, DEVIATION_REACH bands
+    bottom = rp.comparison_figure(joined, q, stats).axes[1]
+    low, high = bottom.get_ylim()
+    farthest = np.argsort(-np.abs(percent))[:5]
+    triangles = sorted((float(x), float(y), line.get_marker()) for line in bottom.get_lines()
+                       if line.get_label() == "outliers past the axis" for x, y in zip(*line.get_data()))
+    expected = sorted((float(truths[i]), high if percent[i] > 0 else low, "^" if percent[i] > 0 else "v")
+                      for i in farthest)
+    assert [shape for *_, shape in triangles] == [shape for *_, shape in expected], (triangles, expected)
+    assert np.array([t[:2] for t in triangles]) == pytest.approx(np.array([e[:2] for e in expected]))
+    dots = np.concatenate([line.get_ydata() for line in bottom.get_lines() if line.get_marker() == "o"])
+    assert np.sort(dots) == pytest.approx(np.sort(np.delete(percent, farthest)))
+    assert low < dots.min() and dots.max() < high
+    assert bottom.get_title(loc="right").startswith("5 lenses past the axis: ")
