@@ -1966,3 +1966,23 @@ def test_a_heavy_tail_under_a_tiny_nmad_leaves_at_most_one_lens_in_twenty_at_the
     assert np.sort(dots) == pytest.approx(np.sort(np.delete(percent, farthest)))
     assert low < dots.min() and dots.max() < high
     assert bottom.get_title(loc="right").startswith("5 lenses past the axis: ")
+
+
+def test_a_deviation_past_the_axis_under_a_millionth_is_written_in_its_digits_not_as_plus_less_than():
+    """report.png of 40 lenses fitted to the truth within float32 round-off (NMAD 2.5e-6 %, the
+    deviation axis ±0.00001 %) and two outliers at +3e-5 % and -8e-5 %: the panel said '2 lenses past
+    the axis: >-0.0001%, +<0.0001%', a sign before a 'less than' and neither figure telling where
+    the lens lies against that axis. Each is now written in its own digits, signed."""
+    rng = np.random.default_rng(1)
+    truths = rng.uniform(0.6, 1.8, 40)
+    models = truths.astype(np.float32).astype(float)
+    models[3], models[5] = truths[3] * (1 + 3e-7), truths[5] * (1 - 8e-7)
+    joined, q, stats = _theta_e_compared(truths, models)
+    assert int(stats["n_outliers"].iloc[0]) == 2 and float(stats["nmad"].iloc[0]) < 1e-7
+    bottom = rp.comparison_figure(joined, q, stats).axes[1]
+    assert max(map(abs, bottom.get_ylim())) < 3e-5  # both lie past the axis
+    head, said = bottom.get_title(loc="right").split(": ")
+    assert head == "2 lenses past the axis" and "<" not in said and ">" not in said, said
+    figures = [float(t.rstrip("%")) for t in said.split(", ")]
+    assert said.split(", ")[1].startswith("+")
+    assert figures == [pytest.approx(100 * (models[i] / truths[i] - 1), rel=0.05) for i in (5, 3)]
