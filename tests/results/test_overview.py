@@ -1379,3 +1379,28 @@ def test_the_width_panels_legend_names_only_the_groups_it_draws(case):
         assert drawn == ["trusted"]
         assert [t.get_text() for t in legend.get_texts()] == ["trusted"]
         assert legend.get_title().get_text() == "zero-width 68 % interval on 2 lenses, not shown"
+
+
+@pytest.mark.parametrize("low, high, exponent", [(1e4, 1e8, True), (3e6, 2e7, True), (1e-8, 1e-4, True),
+                                                 (3.0, 5e5, False), (0.4, 3.0, False)])
+def test_a_log_axis_past_the_plain_range_labels_every_tick_with_an_exponent_one_style(low, high, exponent):
+    """The overview's log axes (wall time, 68 % half-widths) labelled ticks by plain_number, plain
+    digits within PLAIN_RANGE and exponents past it: an axis of 1e4 to 1e8 read '10000', '100000',
+    '1000000', '1e+07', '1e+08', one of 3e6 to 2e7 '2000000', '3000000' beside '2e+07', two styles
+    on one axis. An axis reaching past the range now labels every tick with an exponent; one within
+    it keeps plain digits."""
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.xaxis.set_major_formatter(ov.plain_log_formatter())
+    ax.xaxis.set_minor_formatter(ov.plain_log_formatter(minor=True))
+    fig.canvas.draw()
+    labelled = [(t.get_position()[0], t.get_text().replace("\N{MINUS SIGN}", "-"))
+                for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True) if t.get_text()
+                and low <= t.get_position()[0] <= high]
+    assert len(labelled) >= 2, labelled
+    assert all(("e" in text) == exponent for _, text in labelled), labelled
+    assert [float(text) for _, text in labelled] == pytest.approx([x for x, _ in labelled], rel=1e-3)

@@ -33,8 +33,8 @@ from tinylens import filenames
 from tinylens.errors import TinyLensError, lens_count
 from tinylens.fitting.outputs import DEFAULT_FILES
 from tinylens.jsonfile import read_result_json
-from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, Quantity, angle_in_range, angle_percentiles, numbers,
-                                     paper_quantities, percent_text, physical_range, plain_number, quantity_unit)
+from tinylens.results.report import (CATALOG_HINT, ID_COLUMN, PLAIN_RANGE, Quantity, angle_in_range, angle_percentiles,
+                                     numbers, paper_quantities, percent_text, physical_range, plain_number, quantity_unit)
 
 FLAG_COLUMNS = ("flag", "n_lenses", "n_untrusted", "n_critical")
 #: How many flags, the most frequent, the overview figure's flags panel shows.
@@ -625,11 +625,15 @@ def width_label(q: Quantity) -> str:
 
 def plain_log_formatter(minor: bool = False):
     """Tick labels of a log axis in plain digits (``0.5``, ``2``, ``10``), the minor ticks labelled
-    where matplotlib's own labels them (an axis spanning about a decade or less)."""
+    where matplotlib's own labels them (an axis spanning about a decade or less); every label of an
+    axis reaching past :data:`PLAIN_RANGE` with an exponent (``1e+05``, ``1e+07``), one style on one
+    axis: plain digits up to the range's end and exponents past it set ``100000`` beside ``1e+07``."""
     from matplotlib.ticker import LogFormatter
 
     class Plain(LogFormatter):
         def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            if min(vmin, vmax) > 0 and (min(vmin, vmax) < PLAIN_RANGE[0] or max(vmin, vmax) >= PLAIN_RANGE[1]):
+                return np.format_float_scientific(x, precision=3, trim="-", exp_digits=2)
             return plain_number(x, 4)  # .4g wrote a time of 100000 s as 1e+05
 
     return Plain(labelOnlyBase=False, minor_thresholds=(1, 0.4)) if minor else Plain(labelOnlyBase=False)
