@@ -1033,7 +1033,7 @@ def test_corner_of_some_parameters_draws_with_a_truth_of_others_alone():
 @pytest.mark.parametrize("varied", [False, True])
 def test_pixels_of_no_noise_value_are_grey_and_counted_not_white_as_the_masks_used_pixels(tmp_path, varied):
     """A noise map with NaN pixels is loaded with those pixels masked and their noise made +inf (the
-    data's NaN pixels are made 0 and masked: no NaN reaches the figure). dataset_subplot.png drew
+    data's NaN pixels are made 0 and masked, and drawn grey in their own panels). dataset_subplot.png drew
     those noise pixels in matplotlib's 'bad' colour, transparent on a white page, the white that the
     mask panel beside it gives the pixels used, and its title said nothing. They are now grey in the
     noise and S/N panels, and the noise panel's title counts them and says they are left out; a
@@ -1067,6 +1067,51 @@ def test_pixels_of_no_noise_value_are_grey_and_counted_not_white_as_the_masks_us
         assert tuple(colour) == to_rgba("0.6")
     assert noise_panel.get_title().splitlines()[-1] == "9 pixels not finite (grey), left out of the fit"
     assert np.all(np.ma.getdata(snr_panel.images[0].get_array())[20:23, 5:8] == 0)  # 0 / inf: no value without a colour
-    assert data_panel.get_title() == "Data (asinh stretch)" and snr_panel.get_title() == "Signal-to-noise"
+    # the data's 4 NaN pixels, made 0 by the loader, are grey too (and so their S/N), counted apart
+    four = "\n4 pixels not finite (grey), left out of the fit"
+    assert data_panel.get_title() == "Data (asinh stretch)" + four and snr_panel.get_title() == "Signal-to-noise" + four
     clean = dataset_figure(tinylens.load(write_tiny_lens(tmp_path / "clean")).dataset)
     assert "\n" not in clean.axes[1].get_title()
+
+
+def test_nan_data_pixels_are_drawn_grey_in_the_fit_and_dataset_figures_not_as_zero_inside_the_mask(tmp_path):
+    """The tiny lens with 6 NaN pixels of data beside its arc (loading masks them, with a warning,
+    and holds them as 0): the fit figure's Data and Data - lens light panels drew them as a dark 0
+    inside the mask's outline, read as no flux there, and the dataset figure's data panel did too,
+    titled with no pixel not finite. They are now the no-value grey the noise panel uses, counted in
+    the titles; every other pixel is the file's value."""
+    import warnings
+
+    import matplotlib.colors as mcolors
+
+    from tiny_lens import tiny_data
+    from tinylens.results.plots import NO_VALUE_COLOUR, dataset_figure, model_figure
+
+    data = tiny_data()
+    image = np.array(data["image"], dtype=float)
+    cy, cx = np.array(image.shape) // 2
+    hole = np.zeros(image.shape, bool)
+    hole[cy - 3:cy - 1, cx + 4:cx + 7] = True
+    image[hole] = np.nan
+    data["image"] = image
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        problem = tinylens.load(write_tiny_lens(tmp_path / "lens", data=data))
+    assert any("6 pixels with a NaN or infinite data value" in str(w.message) for w in caught)
+    theta = np.array([FREE_TRUTH[n] for n in problem.param_names])
+    grey = mcolors.to_rgba(NO_VALUE_COLOUR)
+    fit = model_figure(problem, theta)
+    shown = [(panel_titled(fit, title), title) for title in ("Data\n6 pixels not finite (grey), left out of the fit",
+                                                             "Data - lens light")]
+    panels = [*shown, (dataset_figure(problem.dataset).axes[0], "Data (asinh stretch)\n6 pixels not finite (grey), "
+                                                                "left out of the fit")]
+    lens_light = problem.model_image(theta)["lens_light"]
+    for ax, title in panels:
+        assert ax.get_title() == title
+        im = ax.images[0]
+        drawn = np.ma.filled(np.ma.masked_invalid(im.get_array()).astype(float), np.nan)
+        assert np.isnan(drawn[hole]).all() and np.isfinite(drawn[~hole]).all()
+        expected = image - (lens_light if title == "Data - lens light" else 0.0)
+        assert drawn[~hole] == pytest.approx(expected[~hole], rel=1e-6, abs=1e-12)
+        assert im.cmap.get_bad() == pytest.approx(grey)
+        assert tuple(im.to_rgba(np.array([[np.nan]]))[0, 0]) == pytest.approx(grey)

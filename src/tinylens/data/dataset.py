@@ -86,6 +86,9 @@ class Dataset:
     noise_path: Path | None = None
     psf_path: Path | None = None
     mask_path: Path | None = None
+    #: The pixels whose value in the data file was NaN or infinite (True), which ``data`` holds as 0
+    #: and the mask leaves out; a figure draws them as having no value. None where not known.
+    no_data: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -290,6 +293,7 @@ def load_dataset(cfg: schema.Dataset, base_dir: str | Path, origin: str = BASE_D
         noise_path=paths["noise_path"],
         psf_path=paths["psf_path"],
         mask_path=mask_path,
+        no_data=_frozen(~good_data),
     )
 
 

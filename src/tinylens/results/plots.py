@@ -219,6 +219,14 @@ def no_value_text(image: np.ndarray, used: np.ndarray) -> str:
     return f"\n{n} pixel{'' if n == 1 else 's'} not finite (grey), {left_out}"
 
 
+def data_shown(dataset) -> np.ndarray:
+    """``dataset``'s data as a figure draws it: NaN (:data:`NO_VALUE_COLOUR`) where the data file
+    had no finite value (``no_data``), which loading sets to 0; a NaN pixel of the arc was drawn as
+    a dark 0 inside the mask's outline, read as no flux there."""
+    data = np.asarray(dataset.data, dtype=float)
+    return data if dataset.no_data is None else np.where(dataset.no_data, np.nan, data)
+
+
 def dataset_figure(dataset) -> Figure:
     """Data, noise map, signal-to-noise, PSF and mask; a pixel with no finite value (a bad noise
     value, left out) grey in the first three, each titled with how many there are."""
@@ -228,7 +236,8 @@ def dataset_figure(dataset) -> Figure:
     noise_level = float(np.median(d.noise[d.mask])) if d.mask.any() else float(np.median(d.noise))
     fig = NotebookFigure(figsize=(21, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
-    show_image(fig, axes[0], d.data, "Data (asinh stretch)" + no_value_text(d.data, d.mask), extent,
+    data = data_shown(d)
+    show_image(fig, axes[0], data, "Data (asinh stretch)" + no_value_text(data, d.mask), extent,
                "data units / pixel", cmap=with_no_value_colour(IMAGE_CMAP), norm=asinh_norm(d.data, noise_level, d.mask))
     _mask_outline(axes[0], d.mask, extent)
     level = uniform_value(np.asarray(d.noise))
@@ -240,7 +249,7 @@ def dataset_figure(dataset) -> Figure:
     else:  # the count after 'uniform, 0.05', which show_uniform adds to the first line
         show_uniform(fig, axes[1], d.noise, level, noise_title, extent, "data units / pixel")
         axes[1].set_title(axes[1].get_title() + no_value_text(d.noise, d.mask), fontsize=11)
-    snr = d.data / d.noise
+    snr = data / d.noise
     show_image(fig, axes[2], snr, "Signal-to-noise" + no_value_text(snr, d.mask), extent, "S/N",
                cmap=with_no_value_colour("viridis"),
                norm=colors.AsinhNorm(linear_width=3.0, vmin=-3.0, vmax=snr_limit(snr, d.mask)))
@@ -454,7 +463,9 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
     fig = NotebookFigure(figsize=(19, 9), layout="constrained")
     ax = fig.subplots(2, 4)
     img = dict(cmap=IMAGE_CMAP, norm=norm)
-    show_image(fig, ax[0, 0], d.data, "Data", extent, "data units / pixel", **img)
+    data = data_shown(d)
+    grey = dict(img, cmap=with_no_value_colour(IMAGE_CMAP))  # a pixel of no data: as the dataset figure draws it
+    show_image(fig, ax[0, 0], data, "Data" + no_value_text(data, d.mask), extent, "data units / pixel", **grey)
     _mask_outline(ax[0, 0], d.mask, extent)
     show_image(fig, ax[0, 1], m["total"], "Model (maximum likelihood)", extent, "data units / pixel", **img)
     cmap = matplotlib.colormaps[RESID_CMAP].with_extremes(bad="0.8")
@@ -473,7 +484,7 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
         ax[1, 0].legend(loc="best", fontsize=8, facecolor="black", edgecolor="none", framealpha=0.6, labelcolor="white")
     ax[1, 0].set_xlim(extent[:2])  # a critical curve followed beyond the image is cut at its edge
     ax[1, 0].set_ylim(extent[2:])
-    show_image(fig, ax[1, 1], d.data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **img)
+    show_image(fig, ax[1, 1], data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **grey)
     src = m["source_plane"]
     sx, sy = problem.source_grid(src.shape)
     s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
