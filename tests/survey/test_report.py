@@ -2035,3 +2035,23 @@ def test_a_tail_that_ends_in_catastrophic_lenses_widens_the_deviation_axis_throu
     dev[5:12] = base * np.array([1.1, 1.2, -1.3, 1.4, -1.6, 1.7, -2.0])  # 11 in a tail, 1 far: 5 pinned
     reach = rp.deviation_reach(dev, sigma, 4)
     assert reach == pytest.approx(1.7 * base) and (np.abs(dev) > reach).sum() == 5
+
+
+def test_a_uniform_bias_computed_from_model_and_truth_counts_no_outliers_its_nmad_round_off_is_zero():
+    """20 lenses each fitted 1 % high, model = 1.01 x truth: their relative deviations differ only
+    by float round-off, an NMAD of 6e-17 rather than 0, and all 20 were counted catastrophic
+    outliers (f_c 100 %), the deviation axis 1e-14 wide with every lens a triangle on its edge.
+    That NMAD is 0, as of deviations that are exactly equal: no outliers counted, every lens a dot
+    at +1 %."""
+    truths = np.linspace(0.8, 1.8, 20)
+    zeta = rp.deviations(truths * 1.01, truths, "relative")
+    assert np.ptp(zeta) > 0  # not exactly equal
+    joined, q, stats = _theta_e_compared(truths, truths * 1.01)
+    assert float(stats["nmad"].iloc[0]) == 0 and np.isnan(float(stats["n_outliers"].iloc[0]))
+    bottom = rp.comparison_figure(joined, q, stats).axes[1]
+    dots = np.concatenate([line.get_ydata() for line in bottom.get_lines() if line.get_marker() == "o"])
+    assert dots == pytest.approx(np.full(20, 1.0)) and bottom.get_title(loc="right") == ""
+    low, high = bottom.get_ylim()
+    assert low < 1.0 < high
+    # a real scatter, however small (float32 fits: 1e-8), keeps its NMAD
+    assert rp.nmad(np.array([0.01, 0.01 + 2e-8, 0.01 - 3e-8, 0.01 + 1e-8, 0.01])) > 0
