@@ -5447,6 +5447,55 @@ def test_lenses_an_idle_refusing_worker_keeps_taking_are_fitted_by_the_busy_good
     assert f"survey: the Dask worker {blind[0]} does not see" in err, err
 
 
+def test_lenses_refused_while_the_good_worker_restarts_wait_for_it_and_are_fitted(tmp_path, monkeypatch):
+    """Two workers, one of which does not see the survey's folders: while the good one was away
+    (its nanny restarting it after a death, 7-12 s), every lens came back refused by the other within
+    a few ms, again and again, and used up its resubmissions in about 0.1 s: the survey stopped
+    with '6 lenses were not fitted' and 0 finished, beside a worker coming back to fit them. A
+    refusal while the workers that fit lenses are away for less than GOOD_WORKER_WAIT now holds the
+    lens until one is back, not counted against it: every lens is fitted. (In-process workers; the
+    good one closed once a lens is fitted, a new one joining 3 s later; fits faked, a second each.)"""
+    from distributed import Client, LocalCluster, get_worker
+
+    from survey_mocks import slow_echo_truth_path
+    from tinylens.locks import folder_lock
+
+    monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
+    out, lenses = _survey_folders(tmp_path, 6)
+    blind, view_here = [], survey_workers._view
+
+    def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
+        return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
+
+    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+        first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
+        blind.append(first.address)
+
+        moved: list[str] = []
+
+        def away_and_back() -> None:  # the good worker gone once a lens is fitted, another good one 3 s later
+            deadline = time.monotonic() + 120
+            while not any((lens.output(out) / filenames.ROW).is_file() for lens in lenses):
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+            cluster.sync(good.close)
+            moved.append("gone")
+            time.sleep(3)
+            cluster.scale(3)  # a new worker, its address not the blind one's
+            moved.append("back")
+
+        mover = threading.Thread(target=away_and_back, daemon=True)
+        mover.start()
+        frame = runner._fit_lenses(lenses, {}, {}, out, [], 2, None, False, client=client, check_folders=True)
+        mover.join(60)
+    assert moved == ["gone", "back"]
+    assert sorted(frame["lens_id"]) == [lens.lens_id for lens in lenses]
+    assert frame["status"].tolist() == ["ok"] * 6
+
+
 def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_joined_late(tmp_path, monkeypatch,
                                                                                              capsys):
     """A worker whose tinylens import gave no answer when the survey checked its workers (a hung

@@ -35,6 +35,7 @@ import contextlib
 import errno
 import functools
 import logging
+import math
 import numbers
 import os
 import threading
@@ -111,6 +112,13 @@ IN_FLIGHT_PER_THREAD = 2
 #: Seconds the survey's loop waits between its looks for a task that came back (and for the no-worker
 #: stop that gave up its tasks): at most this late in taking one in.
 COMPLETED_POLL = 0.02
+#: Seconds a lens refused while no other worker is connected is held back, where a worker that
+#: fits lenses was connected within that time (its nanny restarting it, 7-12 s on a loaded node):
+#: sent again once one is, not counted against the lens meanwhile (its refusals, a few ms each,
+#: used up its resubmissions within a second and left it unfitted beside the worker coming back).
+GOOD_WORKER_WAIT = NO_WORKER_WAIT
+#: Seconds between the survey's looks for a worker to give the held lenses to.
+HELD_POLL = 0.5
 #: The catalogue's text columns (TEXT_COLUMNS): in :mod:`tinylens.filenames`, beside the catalogue's names.
 from tinylens.filenames import TEXT_COLUMNS  # noqa: E402, F401 (also imported from here)
 
@@ -693,6 +701,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         needs = sampler_module(config)
         refusals: dict[str, int] = {}
         unfitted: list[str] = []  # refused by every worker they were given to
+        held: list[Lens] = []  # refused while the workers that fit lenses were away: sent once one is back
+        good_seen = [-math.inf]  # when a worker not refused was last known connected (monotonic seconds)
+        held_looked = [0.0]  # when the survey last looked for a worker to give the held lenses to
         gone: set[str] = set()  # lenses whose folder this process no longer sees either: their workers not asked
 
         def submit(lens: Lens, info: Any = survey_workers.ASK) -> None:
@@ -707,6 +718,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             before = attempts(lens.output(out))
             started.setdefault(lens.lens_id, before)
             where = good_workers(client, refused, info) if refused else None  # preferred, while there are some
+            if where is not None:  # a worker not refused is connected
+                good_seen[0] = time.monotonic()
             try:
                 future = client.submit(checked_task, copies, fit, lens.lens_id, lens_config(config, lens, out),
                                        str(lens.output(out)), truth_path=str(lens.folder / TRUTH_FILE),
@@ -780,14 +793,31 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             except Exception:  # not answered (or refused): the loop ends without them, left for the next run
                 abandoned.set()  # not running.clear(): from this thread it could empty the queue the loop takes from
 
+        def release_held() -> None:
+            """Send the ``held`` lenses again once a worker not refused is connected, or once none has
+            been for :data:`GOOD_WORKER_WAIT` (their refusals then count); looked at every :data:`HELD_POLL` s."""
+            now = time.monotonic()
+            if now - held_looked[0] < HELD_POLL:
+                return
+            held_looked[0] = now
+            info = survey_workers.every_worker_info(client)
+            if good_workers(client, refused, info) is None and now - good_seen[0] < GOOD_WORKER_WAIT:
+                return
+            waiting, held[:] = list(held), []
+            for lens in waiting:
+                submit(lens, info)
+
         def completed() -> Iterator[Any]:
             """``running``'s tasks as they come back, taken from it by this thread alone (its own
             iteration waits on a queue that another thread's clear can empty between its look and its
-            take, for ever), until the stop gave up the tasks still out (``abandoned``)."""
+            take, for ever), until the stop gave up the tasks still out (``abandoned``); the ``held``
+            lenses sent again meanwhile (:func:`release_held`)."""
             while not abandoned.is_set():
+                if held:
+                    release_held()
                 if running.has_ready():
                     yield next(running)  # one is queued, and only this thread takes from the queue
-                elif running.is_empty():
+                elif running.is_empty() and not held:
                     return
                 else:
                     abandoned.wait(COMPLETED_POLL)
@@ -830,6 +860,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     refused[refusal["worker"]] = refused.get(refusal["worker"], refusal)
                     info = survey_workers.every_worker_info(client)  # one question for the lines below and submit
                     none_left = good_workers(client, refused, info) is None
+                    if not none_left:
+                        good_seen[0] = time.monotonic()
                     if new_worker:
                         if not lacks:
                             bar.note(refused_worker_note(refusal, survey_workers.my_copy(), silent, folders_unchecked, copies_unchecked))
@@ -840,6 +872,9 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     # Held against the lens only where no other worker could take it: while one is busy,
                     # Dask's work stealing hands its queued lenses to the idle worker that refuses them,
                     # again and again, which must not leave them unfitted beside a worker that fits them.
+                    if none_left and time.monotonic() - good_seen[0] < GOOD_WORKER_WAIT:  # the good one restarting:
+                        held.append(lens)  # sent once it is back (release_held), the refusal not counted
+                        continue
                     if none_left:
                         refusals[lens.lens_id] = refusals.get(lens.lens_id, 0) + 1
                     if refusals.get(lens.lens_id, 0) <= RESUBMITS:
@@ -857,6 +892,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     continue
                 lines.settle(future.key, resubmitted=False)
                 row = _task_row(outcome, lens, out, client, local=not scheduler)
+                if outcome.status == "finished":  # a worker that fits lenses is connected
+                    good_seen[0] = time.monotonic()
                 future.release()
                 if row is None and outcome.late and client.status == "running" \
                         and resubmitted.get(lens.lens_id, 0) < RESUBMITS:  # a busy scheduler's late value: sent again
@@ -876,7 +913,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     write_catalog(rows, out)
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
-            unsent.extend(lens.lens_id for lens in queue)  # never submitted: no more are after a task dropped
+            unsent.extend(lens.lens_id for lens in [*held, *queue])  # never submitted: no more are after a task dropped
             # A death just before the last lens came back is still being said (its nanny's memory is
             # asked again after MEMORY_EVENT_WAIT): said before the survey's last lines, not dropped.
             for thread in list(noting):
