@@ -4100,6 +4100,41 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
         release.set()
 
 
+def test_questions_to_a_hung_scheduler_leave_a_bounded_number_of_threads(monkeypatch):
+    """Each question to the cluster (answered) runs in a thread given CONNECT_TIMEOUT and is given up
+    on after it; against a scheduler that hangs with its connection open (its process stopped) the
+    thread never ended, and the no-worker watch asks every 5 s + 30 s: 200 questions left 200 threads
+    (a day's survey ~2,500). At most MAX_QUESTIONS are now in flight; the next is answered at once as
+    unanswered, asking nothing; once the scheduler answers, questions are asked again. (A fake
+    client; the time limit cut to 0.01 s.)"""
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.01)
+    release, asked = threading.Event(), []
+
+    class Hung:
+        def scheduler_info(self, *args, **kwargs):
+            asked.append(1)
+            release.wait(120)  # until the test lets it answer
+            return {"n_workers": 3}
+
+    def question_threads() -> int:
+        return sum(thread.name == "survey-scheduler-question" for thread in threading.enumerate())
+
+    before = question_threads()
+    try:
+        for _ in range(200):
+            assert survey_watch.connected_workers(Hung()) is None
+        assert len(asked) <= 64 and question_threads() - before <= 64, (len(asked), question_threads() - before)
+        with pytest.raises(survey_cluster.Unanswered, match="questions still unanswered"):
+            survey_cluster.answered(Hung().scheduler_info)
+    finally:
+        release.set()
+    deadline = time.monotonic() + 60
+    while question_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 30.0)
+    assert survey_watch.connected_workers(Hung()) == 3  # answering again: asked again
+
+
 _UNANSWERED_QUESTIONS = {  # what each question gives where the scheduler does not answer
     "in_flight_limit": (lambda client, lens, out: runner._in_flight_limit(client), lambda ok: runner.MIN_IN_FLIGHT),
     "good_workers": (lambda client, lens, out: survey_workers.good_workers(client, {"tcp://10.0.0.1:1": {}}), lambda ok: None),
