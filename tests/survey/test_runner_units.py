@@ -3232,7 +3232,10 @@ def test_run_survey_takes_the_scheduler_file_as_a_path(tmp_path, mock_survey, mo
         # left by a scheduler that has stopped: nothing answers at its address
         ("sched.json", json.dumps({"address": "tcp://127.0.0.1:1"}),
          "Cannot connect to the Dask scheduler at tcp://127.0.0.1:1: ConnectionRefusedError: [Errno 111] Connection "
-         "refused. The address was read from the scheduler file {path}: is it left by a scheduler that has stopped?"),
+         "refused. The address was read from the scheduler file {path}: is it left by a scheduler that has stopped? "
+         "Start the scheduler again ('dask scheduler --scheduler-file {path}' writes the file anew, then start its "
+         "workers), or, if it is gone for good, remove {path} and run without --scheduler (a local cluster) or with "
+         "a running scheduler's address."),
     ],
 )
 def test_a_scheduler_file_that_gives_no_address_is_refused_naming_it(survey_inputs, monkeypatch, name, content,

@@ -475,8 +475,10 @@ def checked_scheduler(value: str | os.PathLike[str]) -> str:
         return value
     address = read_scheduler_file(path)
     check_scheduler(address, advice=f"The address was read from the scheduler file {path}: is it left by a "
-                                    f"scheduler that has stopped? 'dask scheduler --scheduler-file {path}' writes "
-                                    "it anew when started.")
+                                    f"scheduler that has stopped? Start the scheduler again ('dask scheduler "
+                                    f"--scheduler-file {path}' writes the file anew, then start its workers), or, "
+                                    f"if it is gone for good, remove {path} and run without --scheduler (a local "
+                                    "cluster) or with a running scheduler's address.")
     return address
 
 
