@@ -1889,3 +1889,25 @@ def test_an_output_path_holding_an_environment_variable_is_a_config_value_error(
                            f"write the fit's outputs into the folder {folder}.")
     assert "Environment variables such as $TL_TEST_SCRATCH are not expanded in a config's paths" in text
     assert text.endswith("Or give the output folder with --output (tinylens.fit: output=).")
+
+
+def test_a_fit_records_where_its_config_holds_a_number_that_is_not_finite(tmp_path):
+    """result.json's config writes .inf, -.inf and .nan as null, as it writes a null, so that a
+    survey could not tell a fit of limits: [-.inf, .inf] from one of other nulls there (resume.same_settings).
+    info.config_not_finite now records each such number by its path in config and its JSON
+    literal; the config itself is written as before (null)."""
+    import math
+
+    config = json.loads(json.dumps(tiny_config({"type": "optimizer", "method": "lbfgs",
+                                                "settings": {"n_starts": 1, "n_draws": 8, "maxiter": 5}})))
+    write_tiny_lens(tmp_path)
+    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(tmp_path / config["dataset"][key])
+    config["output"]["path"] = str(tmp_path / "results")
+    result = tinylens.fit(config, progress=False)
+    stored = json.loads((result.output_dir / "result.json").read_text())
+    place = ["model_components", "source_light_list", 0, "params", "center_x", "limits"]
+    assert stored["config"]["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] == [None, None]
+    assert sorted(stored["info"]["config_not_finite"]) == [[[*place, 0], "-Infinity"], [[*place, 1], "Infinity"]]

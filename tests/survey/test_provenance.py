@@ -1603,3 +1603,40 @@ def test_a_survey_json_that_is_no_file_is_refused_with_advice_that_works(one_len
     assert result.exit_code == 0, result.output
     assert json.loads(path.read_text())["lens_dir"] == str(one_lens["lenses"].resolve())
     assert pd.read_csv(one_lens["out"] / "catalog.csv")["lens_mass.0.theta_E_median"].tolist() == [1.01]
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_stopped_fit_of_a_setting_of_inf_is_told_from_one_of_null_minus_inf_or_nan(tmp_path, mock_survey, recorded):
+    """result.json's config writes a number that is not finite as null, so a lens stopped by
+    n_like_max under n_points_min: .inf counted as fitted with the settings of a template that set
+    n_points_min: null (nautilus: n_dim + 50, another fit), -.inf or .nan: kept by --reuse-finished,
+    a raised n_like_max fitted it further as if it resumed, and the closing line counted it so. A
+    fit now records in info.config_not_finite where its config holds such a number, and only the
+    template of that very number fits it further; a result.json of an older tinylens, without the
+    record, is read as before (its null alike to any of them)."""
+    import math
+
+    out = tmp_path / "out"
+    settings = {"n_like_max": 300, "n_points_min": math.inf}
+    lens, row = _stopped_fit(mock_survey, out, settings, 300)
+    runner.write_row(lens.output(out), row)
+    result_file = lens.output(out) / filenames.RESULT
+    result = json.loads(result_file.read_text())
+    assert result["config"]["inference"]["settings"]["n_points_min"] is None  # as a fit writes it
+    if recorded:  # as a fit records it (tests/inference/test_fit_api.py checks a fit writes this)
+        result["info"]["config_not_finite"] = [[["inference", "settings", "n_points_min"], "Infinity"]]
+    write_json(result_file, result)
+    result = json.loads(result_file.read_text())
+    template = runner.load_template(mock_survey["template"])
+    for value, fitted_further in ((math.inf, True), (None, not recorded), (-math.inf, not recorded),
+                                  (math.nan, not recorded)):
+        template["inference"]["settings"].update(settings, n_like_max=3000, n_points_min=value)
+        config = runner.lens_config(template, lens, out)
+        assert resume.same_settings(result, config) is fitted_further, value
+        planned = runner.plan([lens], {"lens_a": row}, out, template=template)
+        assert (planned == [lens]) is fitted_further, value
+        stopped = resume.budget_stopped([row], out, template, mock_survey["lenses"])
+        assert stopped == ({"lens_a": "n_like_max"} if fitted_further else {}), value
+    template["inference"]["settings"].update(settings, n_like_max=3000)
+    template["inference"]["settings"].pop("n_points_min")  # unset: no null in the record, told apart before too
+    assert runner.plan([lens], {"lens_a": row}, out, template=template) == []

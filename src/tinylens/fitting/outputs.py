@@ -204,7 +204,7 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     from tinylens.data.dataset import mask_reading
     from tinylens.inference.progress import Steps
     from tinylens.results import plots, tables
-    from tinylens.survey.provenance import FIT_INPUTS_KEY, dataset_files, inputs_stamp
+    from tinylens.survey.provenance import CONFIG_NOT_FINITE_KEY, FIT_INPUTS_KEY, config_not_finite, dataset_files, inputs_stamp
 
     with Steps(progress, "outputs") as steps:
         if inputs is None:
@@ -263,7 +263,8 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
             config=config_dict(problem.config),
             config_dir=str(Path(problem.base_dir).resolve()),
             files=files,
-            info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset), FIT_INPUTS_KEY: dict(inputs)},
+            info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset), FIT_INPUTS_KEY: dict(inputs),
+                  CONFIG_NOT_FINITE_KEY: config_not_finite(problem.config)},  # config's nulls told from .inf, .nan
             output_dir=out,
             samples=res.samples,
             weights=weights,

@@ -60,6 +60,10 @@ LENS_PATHS = INPUT_KEYS[:3]
 LENS_PATH_STANDIN = "lens path"
 #: The key of a fit's ``result.json`` ``info`` that records the stamp of its input files.
 FIT_INPUTS_KEY = "inputs"
+#: The key of a fit's ``result.json`` ``info`` that records where its ``config`` holds a number that
+#: is not finite (:func:`config_not_finite`), which ``config`` itself stores as null: a survey tells
+#: a fit of ``n_points_min: .inf`` from one of ``n_points_min: null`` by it (:func:`recorded_config`).
+CONFIG_NOT_FINITE_KEY = "config_not_finite"
 #: The key of ``inputs.json`` that records the precision of the lens's fit (the others: files).
 PRECISION_KEY = "precision"
 #: The sampler settings (of ``inference.settings``) that bound how long it runs, not what it
@@ -420,6 +424,26 @@ def not_finite_values(key: Any, at: tuple[str | int, ...] = ()) -> list[list[Any
     if isinstance(key, float) and not math.isfinite(key):
         return [[list(at), "NaN" if math.isnan(key) else ("Infinity" if key > 0 else "-Infinity")]]
     return []
+
+
+def config_not_finite(config: Any) -> list[list[Any]]:
+    """Where a fit's ``config`` (a loaded :class:`~tinylens.config.schema.Config`, or a mapping)
+    holds a number that is not finite (:func:`not_finite_values` of it as Python holds it, before
+    ``result.json`` writes each such number as null): its ``result.json``'s
+    :data:`CONFIG_NOT_FINITE_KEY`."""
+    return not_finite_values(config.model_dump() if hasattr(config, "model_dump") else config)
+
+
+def recorded_config(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``config`` of the fit ``result`` (a parsed ``result.json``) with the numbers that are not
+    finite put back where its ``info`` records them (:data:`CONFIG_NOT_FINITE_KEY`,
+    :func:`with_not_finite`); None where it records none (a ``result.json`` of an older tinylens,
+    or one edited by hand), whose nulls may stand for any of them, or none."""
+    info, config = result.get("info"), result.get("config")
+    if not isinstance(info, dict) or not isinstance(config, dict):
+        return None
+    restored = with_not_finite(config, info.get(CONFIG_NOT_FINITE_KEY))
+    return restored if isinstance(restored, dict) else None
 
 
 def with_not_finite(stored: Any, found: Any) -> Any:

@@ -28,16 +28,19 @@ from tinylens.survey.attempts import attempted_digest, fit_digest
 from tinylens.survey.catalog import write_catalog
 from tinylens.survey.discovery import Lens
 from tinylens.survey.provenance import (INPUT_KEYS, LENS_PATHS, LENS_PATH_STANDIN, MANIFEST_FILE, PRECISION_KEY,
-                                        budget, changed_inputs, fit_key, fits_read, fitted_precision, inputs_stamp,
-                                        limit_raised, manifest_conflict, read_manifest, read_stamp, stamps_conflict,
-                                        unstamped_changes)
+                                        budget, changed_inputs, config_not_finite, fit_key, fits_read,
+                                        fitted_precision, inputs_stamp, limit_raised, manifest_conflict,
+                                        not_finite_values, read_manifest, read_stamp, recorded_config,
+                                        stamps_conflict, unstamped_changes, with_not_finite)
 from tinylens.survey.rows import is_done, recovered_row, row_of_result, write_row
 from tinylens.survey.template import lens_config
 
 
-def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
+def fitted_config(config: Mapping[str, Any], not_finite: bool = False) -> Any:
     """``config`` as a fit of it records it in its ``result.json`` (``config``); ``None`` where
-    it cannot be read."""
+    it cannot be read. With ``not_finite``, that and where it holds a number that is not finite,
+    which it writes as null (``info``'s :data:`~tinylens.survey.provenance.CONFIG_NOT_FINITE_KEY`:
+    :func:`~tinylens.survey.provenance.config_not_finite`), as a pair, validated once."""
     from tinylens.config import load_config
     from tinylens.fitting.outputs import config_dict
     from tinylens.results.tables import _jsonable
@@ -45,9 +48,11 @@ def fitted_config(config: Mapping[str, Any]) -> dict[str, Any] | None:
     try:
         with warnings.catch_warnings():  # the template's: shown by its check; the lens's: by its fit
             warnings.simplefilter("ignore")
-            return json.loads(json.dumps(_jsonable(config_dict(load_config(config)[0]))))
+            loaded = load_config(config)[0]
     except TinyLensError:
         return None
+    written = json.loads(json.dumps(_jsonable(config_dict(loaded))))
+    return (written, config_not_finite(loaded)) if not_finite else written
 
 
 #: The most configs one cache of :func:`settings_of` holds: one survey's are a handful (its
@@ -124,7 +129,10 @@ def settings_of(config: Mapping[str, Any], what: str, cache: dict[Any, dict[str,
     """What a survey compares of ``config`` (the template with a lens's files, or a fit's recorded
     config), by ``what``: ``written``, its :func:`fit_key` as it is; ``fitted``, the fit_key of
     :func:`fitted_config` of it (as a fit reads it; None where it cannot be read); ``budget``,
-    the :func:`budget` of that (all None where it cannot be read). Given a ``cache`` (one
+    the :func:`budget` of that (all None where it cannot be read); ``not_finite``, where that
+    fit_key holds a number that is not finite, which ``fitted`` holds as null (a frozenset of
+    (path, literal): :func:`~tinylens.survey.provenance.not_finite_values`; None where it cannot
+    be read). Given a ``cache`` (one
     survey's), each is worked out once for the configs alike but for their lens's paths
     (:func:`settings_entry`): the template with each lens's files, the configs its fits recorded.
     What it gives is shared: not to be changed."""
@@ -134,10 +142,42 @@ def settings_of(config: Mapping[str, Any], what: str, cache: dict[Any, dict[str,
             entry[what] = fit_key(config)
         else:
             if "read" not in entry:
-                entry["read"] = fitted_config(config)
+                entry["read"] = fitted_config(config, not_finite=True)
             read = entry["read"]
-            entry[what] = budget(read or {}) if what == "budget" else None if read is None else fit_key(read)
+            if what == "budget":
+                entry[what] = budget(read[0] if read else {})
+            elif what == "not_finite":
+                entry[what] = None if read is None else not_finite_key(read[0], read[1])
+            else:
+                entry[what] = None if read is None else fit_key(read[0])
     return entry[what]
+
+
+def not_finite_key(stored: dict[str, Any], found: list[list[Any]]) -> frozenset[tuple[Any, ...]] | None:
+    """Where the :func:`fit_key` of a fit's ``stored`` config (as its ``result.json`` records it)
+    holds a number that is not finite, with ``found`` (:func:`~tinylens.survey.provenance.config_not_finite`)
+    put back: (path, literal) each; None where ``found`` is no such record."""
+    restored = with_not_finite(stored, found)
+    if not isinstance(restored, dict):
+        return None
+    return frozenset((tuple(path), literal) for path, literal in not_finite_values(fit_key(restored)))
+
+
+def same_not_finite(result: Mapping[str, Any], config: Mapping[str, Any],
+                    cache: dict[Any, dict[str, Any]] | None = None) -> bool:
+    """Whether the fit ``result`` (a parsed ``result.json``) holds the numbers that are not finite
+    where ``config`` (the template with the lens's files) does, and the same (``.inf``, ``-.inf``,
+    ``.nan``), in what decides what it fits (:func:`fit_key`): its ``config`` writes each as null,
+    as it writes a null, so that its ``info`` records them
+    (:data:`~tinylens.survey.provenance.CONFIG_NOT_FINITE_KEY`, read back by
+    :func:`~tinylens.survey.provenance.recorded_config`). A ``result.json`` that records none (an
+    older tinylens's) is read as before: each of its nulls alike to any of them. The recorded
+    config is validated again (:func:`settings_of`), as :func:`same_settings` does one of an older
+    tinylens, so that a key the schema added since counts as its default."""
+    restored = recorded_config(result)
+    if restored is None:
+        return True
+    return settings_of(restored, "not_finite", cache) == settings_of(config, "not_finite", cache)
 
 
 def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precision: str) -> dict[str, Any] | None:
@@ -152,7 +192,8 @@ def adoptable_row(lens_id: str, folder: Path, config: Mapping[str, Any], precisi
     if row is None or (result.get("info") or {}).get("precision") != precision or changed_inputs(recorded, config):
         return None
     fitted = fitted_config(config)
-    return row if fitted is not None and result.get("config") == fitted else None
+    same = fitted is not None and result.get("config") == fitted and same_not_finite(result, config)
+    return row if same else None
 
 
 def finish_adopted(folder: Path, row: Mapping[str, Any]) -> None:
@@ -286,14 +327,16 @@ def same_settings(result: Mapping[str, Any], config: Mapping[str, Any],
     (:func:`~tinylens.survey.provenance.fit_key`: the budget, what changes only speed or output
     and the files' paths apart). A config that an older tinylens recorded without a key the schema
     has added since counts as that key's default, as a fit of it reads it now (validated again).
+    Its nulls are told from ``.inf``, ``-.inf`` and ``.nan`` where it records them (:func:`same_not_finite`).
     ``cache``: :func:`settings_of`'s, shared by the lenses of one survey."""
     fitted, recorded = settings_of(config, "fitted", cache), result.get("config")
     if not isinstance(recorded, dict) or fitted is None:
         return False
-    if settings_of(recorded, "written", cache) == fitted:
-        return True
-    again = settings_of(recorded, "fitted", cache)
-    return again is not None and again == fitted
+    if settings_of(recorded, "written", cache) != fitted:
+        again = settings_of(recorded, "fitted", cache)
+        if again is None or again != fitted:
+            return False
+    return same_not_finite(result, config, cache)
 
 
 def fit_precision(folder: Path, result: Mapping[str, Any]) -> str | None:
