@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from tiny_lens import write_tiny_lens
+from tiny_lens import tiny_config, write_tiny_lens
 from tinylens.errors import OutputError
 from tinylens.results.stored import finite_number, load_stored
 
@@ -613,3 +613,37 @@ def test_a_stored_config_refused_for_a_missing_package_keeps_the_missing_modules
     assert err.value.name == "dynesty"
     assert str(err.value) == (f"{path}: the config this fit records cannot be loaded by this tinylens (written by "
                               "another version, or edited?): inference.method: dynesty cannot run here.")
+
+
+def test_a_config_value_the_fit_held_as_inf_is_read_back_as_inf_not_as_the_null_it_is_written_as(tmp_path):
+    """result.json's config writes .inf, -.inf and .nan as null, so load_stored (tinylens report)
+    rebuilt the fit's problem, and read_result gave its config, with None where the fit had .inf
+    (prior limits [-.inf, .inf] read as [null, null]; differential evolution's tol: .inf, which stops it
+    at its first generation, as tol: null); the numbers the fit records in info.config_not_finite are put
+    back, so the config read back holds the numbers the fit was given."""
+    import math
+
+    import tinylens
+    from tinylens.results.stored import read_result
+
+    config = tiny_config({"type": "optimizer", "method": "differential_evolution",
+                          "settings": {"popsize": 2, "maxiter": 2, "polish": False, "tol": math.inf}})
+    write_tiny_lens(tmp_path)
+    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(tmp_path / config["dataset"][key])
+    config["output"]["path"] = str(tmp_path / "results")
+    fitted = tinylens.fit(config, progress=False)
+    path = fitted.output_dir / "result.json"
+    written = json.loads(path.read_text())["config"]
+    assert written["inference"]["settings"]["tol"] is None  # as result.json writes it
+    assert written["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] == [None, None]
+    read = read_result(fitted.output_dir).config
+    assert read["inference"]["settings"]["tol"] == math.inf
+    assert list(read["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"]) == [-math.inf, math.inf]
+    stored, problem, _ = load_stored(path)
+    assert stored["config"]["inference"]["settings"]["tol"] == math.inf
+    assert problem.config.inference.settings["tol"] == math.inf
+    dumped = problem.config.model_dump()
+    assert list(dumped["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"]) == [-math.inf, math.inf]

@@ -43,6 +43,18 @@ def without_results(folders) -> list[str]:
     return [str(folder) for folder in folders if not result_files([folder])]
 
 
+def with_config_not_finite(stored: dict[str, Any]) -> dict[str, Any]:
+    """The result ``stored`` (a parsed ``result.json``) with its ``config``'s numbers that are not
+    finite (``.inf``, ``-.inf``, ``.nan``), which it writes as null, put back where its ``info``
+    records them (:func:`~tinylens.survey.provenance.recorded_config`), so that the config reads as
+    the fit read it (dynesty's ``enlarge: .inf`` is not its ``null``); as it is where it records none
+    (a result.json of an older tinylens: its nulls stay null)."""
+    from tinylens.survey.provenance import recorded_config
+
+    restored = recorded_config(stored)
+    return stored if restored is None else {**stored, "config": restored}
+
+
 def stored_dtype(stored: dict[str, Any]) -> Any:
     """The dtype the fit of ``stored`` computed in (its ``info.precision``), to rebuild its problem
     in: float64 turns JAX's x64 on, as :func:`tinylens.set_precision` does. ``None`` (the current
@@ -155,6 +167,7 @@ def load_stored(path: str | Path, base_dir: str | Path | None = None, *,
     if missing:
         raise OutputError(f"{path}: not a tinylens result.json (it lacks {', '.join(missing)})")
     check_stored_types(stored, path, check_config_dir=base_dir is None)
+    stored = with_config_not_finite(stored)
     dtype = stored_dtype(stored)
     if dtype is None:  # rebuilt in the session's precision: a TINYLENS_PRECISION typo is the environment's, not the file's
         check_session_precision(path)
@@ -378,6 +391,7 @@ def read_result(folder: str | Path) -> FitResult:
         raise OutputError(f"{record}: it lacks {listed(missing)}, which a finished fit's result.json holds (written by "
                           "another version of tinylens, or edited?)")
     check_record_types(stored, record)
+    stored = with_config_not_finite(stored)
     kept = {f.name for f in fields(FitResult)} - {*ARRAY_FIELDS, "summary", "truth", "output_dir", "param_names"}
     content = {key: value for key, value in stored.items() if key in kept}
     content.update({key: _nan_for_null(content[key]) for key in NUMBER_FIELDS})
