@@ -1911,3 +1911,31 @@ def test_a_fit_records_where_its_config_holds_a_number_that_is_not_finite(tmp_pa
     place = ["model_components", "source_light_list", 0, "params", "center_x", "limits"]
     assert stored["config"]["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] == [None, None]
     assert sorted(stored["info"]["config_not_finite"]) == [[[*place, 0], "-Infinity"], [[*place, 1], "Infinity"]]
+
+
+def test_the_result_a_fit_returns_holds_its_config_s_inf_as_read_result_gives_it(tmp_path):
+    """read_result puts back the .inf a fit's config held (info.config_not_finite), but the result
+    tinylens.fit returned held the null result.json writes for it: its config told another fit
+    than the one made (differential evolution's tol: .inf, which stops it at its first generation,
+    as tol: null, the default), and loading result.config again, as the FitResult's help says to
+    fit its lens again, gave that other problem. Both now hold the number; result.json is written as before."""
+    import math
+
+    config = json.loads(json.dumps(tiny_config({"type": "optimizer", "method": "differential_evolution",
+                                                "settings": {"popsize": 2, "maxiter": 2, "polish": False}})))
+    write_tiny_lens(tmp_path)
+    config["inference"]["settings"]["tol"] = math.inf
+    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(tmp_path / config["dataset"][key])
+    config["output"]["path"] = str(tmp_path / "results")
+    result = tinylens.fit(config, progress=False)
+    assert result.config["inference"]["settings"]["tol"] == math.inf
+    limits = result.config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"]
+    assert list(limits) == [-math.inf, math.inf]
+    assert result.config == tinylens.read_result(result.output_dir).config
+    assert tinylens.load(result.config, base_dir=result.config_dir).config.inference.settings["tol"] == math.inf
+    stored = json.loads((result.output_dir / "result.json").read_text())  # written as before: null
+    assert stored["config"]["inference"]["settings"]["tol"] is None
+    assert stored == json.loads(json.dumps(result.to_json()))

@@ -6,6 +6,7 @@ figures a fit may draw, the corner plot's parameters and the versions recorded.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Mapping
@@ -204,7 +205,8 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
     from tinylens.data.dataset import mask_reading
     from tinylens.inference.progress import Steps
     from tinylens.results import plots, tables
-    from tinylens.survey.provenance import CONFIG_NOT_FINITE_KEY, FIT_INPUTS_KEY, config_not_finite, dataset_files, inputs_stamp
+    from tinylens.survey.provenance import (CONFIG_NOT_FINITE_KEY, FIT_INPUTS_KEY, config_not_finite, dataset_files,
+                                            inputs_stamp, with_not_finite)
 
     with Steps(progress, "outputs") as steps:
         if inputs is None:
@@ -245,6 +247,11 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
                               if key in FIGURE_KEYS and key not in files
                               and ((out / name).is_symlink() or not (out / name).is_dir())])
 
+        written, not_finite = config_dict(problem.config), config_not_finite(problem.config)
+        if not_finite:  # as read_result gives it: result.json's config (each such number null, a typed
+            # one's too, which config_dict leaves a float) with the numbers the fit read put back
+            stored = json.loads(json.dumps(tables._jsonable(written)))
+            written = with_not_finite(stored, not_finite) or stored
         result = FitResult(
             method=res.method,
             param_names=tuple(names),
@@ -260,11 +267,11 @@ def write_results(problem, res: InferenceResult, out: Path, started: float | Non
             derived={n: {k: s[k] for k in ("median", "interval_68", "interval_997")} for n, s in derived.items()},
             quality=quality,
             versions=versions(),
-            config=config_dict(problem.config),
+            config=written,
             config_dir=str(Path(problem.base_dir).resolve()),
             files=files,
             info={**res.info, "precision": problem.precision, **mask_reading(problem.dataset), FIT_INPUTS_KEY: dict(inputs),
-                  CONFIG_NOT_FINITE_KEY: config_not_finite(problem.config)},  # config's nulls told from .inf, .nan
+                  CONFIG_NOT_FINITE_KEY: not_finite},  # config's nulls told from .inf, .nan
             output_dir=out,
             samples=res.samples,
             weights=weights,
