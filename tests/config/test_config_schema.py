@@ -784,7 +784,7 @@ BAD = {
     "section_not_mapping": (lambda d: d.update(dataset="image.fits"), "dataset", "mapping"),
     # YAML's true/false/yes/no is read by Python as 1/0: no number is taken from it
     "pixel_scale_true": (lambda d: d["dataset"].update(pixel_scale=True), "dataset.pixel_scale",
-                         "not true (YAML reads an unquoted yes, on or true as true)"),
+                         "not true (in a YAML file, an unquoted yes, on or true reads as true)"),
     "nsub_true": (lambda d: d["dataset"].update(nsub=True), "dataset.nsub", "should be a number, not true"),
     "prior_settings_false": (lambda d: mass0(d)["theta_E"].update(prior_settings=[False, 3.0]),
                              f"{MASS0}.theta_E.prior_settings[0]", "not false"),
@@ -813,6 +813,27 @@ def test_a_yaml_1_1_boolean_word_given_for_a_number_is_named_in_its_message(tmp_
     assert f"dataset.zeropoint: should be a number, not {shown} (YAML reads an unquoted " in text, text
     reason = text.split("(YAML reads an unquoted ", 1)[1].split(")", 1)[0]
     assert word.lower() in reason.replace(",", " ").split() and reason.endswith(f"as {shown}"), text
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_number_in_a_python_mapping_is_not_said_to_be_a_word_yaml_read(tmp_path, example, value):
+    """``tinylens.fit({"dataset": {"zeropoint": True, ...}})`` was refused with 'should be a number, not
+    true (YAML reads an unquoted yes, on or true as true)', a reading that never happened: no YAML was
+    read. A mapping's message now says the words neutrally, as what a YAML file would read; the same
+    key written in a YAML file still says what YAML read."""
+    shown = str(value).lower()
+    words = [w for w in ("yes", "no", "on", "off", "true", "false") if yaml.safe_load(f"x: {w}")["x"] is value]
+    assert len(words) == 3  # the independent truth: the words PyYAML reads, unquoted, as the value
+    example["dataset"]["zeropoint"] = value
+    text = " ".join(error_of(example).split())
+    assert f"dataset.zeropoint: should be a number, not {shown} (in a YAML file, an unquoted " in text, text
+    assert "YAML reads" not in text, text
+    note = text.split("(in a YAML file, an unquoted ", 1)[1].split(")", 1)[0]
+    assert set(words) <= set(note.replace(",", " ").split()), text
+    assert note.endswith(f"reads as {shown}"), text
+    written = write(tmp_path, EXAMPLE.replace("  pixel_scale: 0.074", f"  pixel_scale: 0.074\n  zeropoint: {words[0]}"))
+    from_file = " ".join(error_of(written).split())
+    assert f"dataset.zeropoint: should be a number, not {shown} (YAML reads an unquoted " in from_file, from_file
 
 
 @pytest.mark.parametrize("name", list(BAD))

@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tinylens.config.schema import (ERROR_TYPE, FIXED_VALUE_TAGS, MAX_EXACT_WHOLE, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
-                                    _unknown_keys, bool_words_read, described, infinity_read, key_id, key_read_note, mapping_expected, show,
+from tinylens.config.schema import (BOOLEAN_GIVEN, ERROR_TYPE, FIXED_VALUE_TAGS, MAX_EXACT_WHOLE, NO_VALUE, UNKNOWN_KEYS, WRONG_TYPE, YAML_BOOL_WORDS, Config,
+                                    _unknown_keys, bool_words_read, described, infinity_read, key_id, key_read_note, mapping_expected, not_a_number_message, show,
                                     unused_keys, written_key)
 from tinylens.errors import (BEYOND_FLOAT, MISSING_ERRNOS, ON_COMMAND_LINE, ConfigError, ConfigFileError, ConfigTypeError, ConfigValueError, ConfigWarning, counted, did_you_mean, ls_command,
                              key_name, no_float_holds, outside_stacklevel, visible, windows_path_advice)
@@ -848,6 +848,8 @@ def describe_error(err: Mapping[str, Any], from_yaml: bool = True, from_sampling
         message, value = ctx["msg"], ctx.get("value")
         if ctx.get(NO_VALUE):  # a key the schema's own check refuses null for, said as any key given none
             message, value = _no_value_message(loc, message), None
+        elif isinstance(ctx.get(BOOLEAN_GIVEN), bool):  # YAML's reading named only where YAML was read
+            message = not_a_number_message(ctx[BOOLEAN_GIVEN], from_yaml)
     elif _is_pair_error(err["type"], loc):
         loc = loc[:-1] if isinstance(loc[-1], int) else loc
         message, value = "should be a list of two numbers [a, b]", show(err.get("input"))

@@ -92,12 +92,28 @@ def whole_float_note(value: Any) -> str:
     return ""
 
 
+#: The key of the context of :func:`_not_bool`'s error that holds the boolean refused, for the loader to
+#: say its note as the config's source allows (:func:`not_a_number_message`).
+BOOLEAN_GIVEN = "boolean_given"
+
+
+def not_a_number_message(value: bool, from_yaml: bool = True) -> str:
+    """``should be a number, not true (...)``: what :func:`_not_bool` says of the boolean ``value``, with
+    the words YAML read as it (:func:`bool_words_read`) for a config read from a YAML file, and said
+    neutrally (:func:`bool_words_note`) for a Python mapping (``{"zeropoint": True}``), where no YAML was read."""
+    note = bool_words_read(value) if from_yaml else bool_words_note(value)
+    return f"should be a number, not {str(value).lower()} ({note})"
+
+
 def _not_bool(value: Any) -> Any:
     """YAML's true/false (also yes/no, on/off) is no number, though Python reads it as 1/0. The
     message names the words YAML reads as the value, as the config may say ``zeropoint: yes``,
-    which YAML 1.1 reads as true: the value parsed is all the schema sees."""
+    which YAML 1.1 reads as true: the value parsed is all the schema sees. The boolean is kept in
+    the error's context (:data:`BOOLEAN_GIVEN`), for the loader to say it neutrally where the config
+    was a Python mapping."""
     if isinstance(value, bool):
-        raise fail(f"should be a number, not {str(value).lower()} ({bool_words_read(value)})", wrong_type=True)
+        context = fail(not_a_number_message(value), wrong_type=True).context or {}
+        raise PydanticCustomError(ERROR_TYPE, "{msg}", {**context, BOOLEAN_GIVEN: value})
     return value
 
 
