@@ -193,6 +193,22 @@ def test_validate_with_no_pipeline_reports_the_fit_that_flag_runs(tmp_path):
     assert "--no-pipeline" in flat(invoke("validate", "--help").output)
 
 
+def test_validate_names_the_sampling_section_as_the_config_wrote_it(tmp_path):
+    """A config writing TinyLensGpu's older ``sampling:`` section (no ``inference:``) was summarised in
+    a row named 'inference', a key the config does not have; the row now names the section written."""
+    def edit(config, arrays):
+        del config["inference"]
+        config["sampling"] = {"sampler": "nautilus", "nlive": 50}
+
+    path = write_case(tmp_path, edit=edit)
+    assert "inference" not in yaml.safe_load(path.read_text())  # the independent truth: the section written
+    out = assert_ok(invoke("validate", path))
+    assert " sampling sampler nautilus (nlive=50) pipeline stages " in out, out
+    assert " inference sampler " not in out, out
+    written = assert_ok(invoke("validate", write_case(tmp_path / "inference")))
+    assert " inference sampler nautilus (nlive=50) pipeline stages " in written, written
+
+
 def test_validate_says_stage_1_is_skipped_without_lens_light(tmp_path):
     def edit(config, arrays):
         del config["model_components"]["lens_light_list"]

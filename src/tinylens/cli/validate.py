@@ -81,8 +81,9 @@ def pipeline_text(problem, no_pipeline: bool = False) -> str:
 
 
 def summary_table(problem, log_l: float, seconds: float, no_pipeline: bool = False) -> Table:
-    """Image size, pixels used, linear amplitudes, the search (the pipeline's stages; none with
-    ``no_pipeline``) and the likelihood at the prior median."""
+    """Image size, pixels used, linear amplitudes, the search (its row named by the config's section,
+    ``inference`` or TinyLensGpu's ``sampling``; the pipeline's stages, none with ``no_pipeline``) and
+    the likelihood at the prior median."""
     d = problem.dataset
     ny, nx = d.data.shape
     used = int(np.asarray(d.mask, dtype=bool).sum())
@@ -94,9 +95,12 @@ def summary_table(problem, log_l: float, seconds: float, no_pipeline: bool = Fal
     table.add_row("pixels used", f"{used} of {ny * nx}")
     table.add_row("PSF", f"{d.psf.shape[0]} x {d.psf.shape[1]}")
     table.add_row("linear amplitudes", str(problem.spec.n_linear))
+    from tinylens.config.loader import key_as_written
+
     inf = problem.config.inference
     settings = ", ".join(f"{k}={v}" for k, v in inf.settings.items())
-    table.add_row("inference", f"{inf.type} {inf.method}" + (f" ({settings})" if settings else ""))
+    # the section as the config wrote it: TinyLensGpu's older 'sampling:' is named so, not 'inference'
+    table.add_row(key_as_written(problem.config, "inference"), f"{inf.type} {inf.method}" + (f" ({settings})" if settings else ""))
     table.add_row("pipeline stages", pipeline_text(problem, no_pipeline))
     table.add_row("log L at prior median", f"{log_l:.6g}  ({seconds * 1e3:.0f} ms incl. compilation)")
     return table
