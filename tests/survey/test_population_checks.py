@@ -1432,6 +1432,31 @@ def test_a_leading_zero_option_is_refused_as_the_number_typed(tmp_path, args, ex
     assert not out.exists()
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "psf=mofat"], "unknown population option ['psf']; known: "),
+    (["--set", "psf=moffat"], "unknown population option ['psf']; known: "),
+    (["--psf", "mofat"], "--psf must be 'gaussian' or 'moffat', got 'mofat'"),
+    (["--set", "psf_type=Gausian"], "psf_type must be 'gaussian' or 'moffat', got 'Gausian'")])
+def test_a_psf_given_by_another_name_or_misspelt_is_pointed_to_the_psf_type(tmp_path, args, expected):
+    """simulate-population --set psf=mofat was refused as an unknown option with the 28 known ones
+    listed and no word of which sets the PSF ('psf' is as near psf_size and psf_fwhm as psf_type), and
+    --psf mofat listed the shapes without the one meant. Each now points to it; nothing is written."""
+    from tinylens.survey.options import PopulationOptions
+
+    assert "psf" not in PopulationOptions.__dataclass_fields__  # the independent truth: the option's own name
+    assert {"psf_type", "psf_size", "psf_fwhm"} <= set(PopulationOptions.__dataclass_fields__)
+    out = tmp_path / "pop"
+    result = CliRunner().invoke(app, ["simulate-population", "1", str(out), "-q", *args])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert expected in text, text
+    meant = "Did you mean 'psf_type' instead of 'psf'?" if "psf=" in args[1] else \
+        f"(did you mean '{'moffat' if 'mof' in args[1] else 'gaussian'}'?)"
+    assert meant in text, text
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("name, value", [("snr_range", {5, 20}), ("lens_q_range", {1.0, 0.6}),
                                          ("theta_E_range", frozenset({0.5, 1.5})), ("snr_range", {5: "low", 20: "high"}),
                                          ("snr_range", "cli")])

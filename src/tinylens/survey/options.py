@@ -9,6 +9,7 @@ imports everything here; see its docstring for the distributions and what each c
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import numbers
 import os
@@ -37,6 +38,13 @@ from tinylens.simulate_limits import (
     moffat_beta_problem,
     sky_sigma_problem,
 )
+
+
+#: The PSF shapes a population's ``psf_type`` takes.
+PSF_TYPES = ("gaussian", "moffat")
+#: Names a user may give an option by that are too far from its own for a near miss to point to it:
+#: ``psf=moffat`` (``psf`` is as near ``psf_size`` and ``psf_fwhm``) means the PSF's shape, ``psf_type``.
+OPTION_ALIASES = {"psf": "psf_type", "psf_shape": "psf_type", "psf_model": "psf_type", "psf_profile": "psf_type"}
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class PopulationOptions:
         unknown = sorted(set(options) - set(known))
         if unknown:
             raise ConfigTypeError(f"unknown {plural(len(unknown), 'population option')} {unknown}; known: {', '.join(known)}."
-                              f"{did_you_mean(unknown, known)}")
+                              f"{did_you_mean(unknown, known, OPTION_ALIASES)}")
         defaults = cls()
         return cls(**{k: _coerce(k, v, getattr(defaults, k)) for k, v in options.items()})
 
@@ -216,8 +224,11 @@ def option_problems(opts: PopulationOptions) -> list[str]:
             problems.append(f"{f.name} must be finite, got {value}")
     if problems:
         return problems
-    if opts.psf_type not in ("gaussian", "moffat"):
-        problems.append(f"psf_type must be 'gaussian' or 'moffat', got {opts.psf_type!r}")
+    if opts.psf_type not in PSF_TYPES:
+        # a misspelling (mofat, Gausian), not any word of a few letters in common (off, which YAML reads as false)
+        near = next(iter(difflib.get_close_matches(opts.psf_type.strip().lower(), PSF_TYPES, n=1, cutoff=0.75)), None)
+        problems.append(f"psf_type must be 'gaussian' or 'moffat', got {opts.psf_type!r}"
+                        + (f" (did you mean '{near}'?)" if near else ""))
     if opts.psf_size < 1 or opts.psf_size % 2 == 0:
         problems.append(f"psf_size must be a positive odd number of pixels, got {opts.psf_size}")
     elif opts.psf_type in PSF_OVERSAMPLE and opts.psf_size > largest_psf_size(PSF_OVERSAMPLE[opts.psf_type]):
