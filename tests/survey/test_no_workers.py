@@ -93,6 +93,26 @@ def test_the_command_line_refuses_a_negative_wait_before_starting_anything(tmp_p
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("typed", ["1e400", "-1e400", "1" + "0" * 400])
+def test_a_wait_beyond_a_float_is_said_to_be_beyond_its_range_as_a_number_option_is(tmp_path, typed):
+    """--no-worker-wait 1e400 was refused as 'got 1e400.', with no word of why a number of seconds is
+    refused, where --pixel-scale 1e400 (simulate-population) says it is beyond the range of a float;
+    both now say so. Nothing is made."""
+    with pytest.raises(OverflowError):
+        float(int(float.fromhex("0x1p1023")) * 2)  # the independent truth: no float holds 2**1024
+    assert abs(int(typed.replace("1e400", "1" + "0" * 400))) > 2**1024
+    result = CliRunner().invoke(app, ["survey", str(tmp_path), "--config", str(tmp_path / "t.yaml"),
+                                      "--out", str(tmp_path / "out"), "--no-worker-wait", typed])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "--no-worker-wait" in text and "(beyond the range of a float, about +-1.8e308)." in text, text
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+    with pytest.raises(TinyLensError, match=r"got 1000.*\(beyond the range of a float"):
+        survey_watch.check_no_worker_wait(10**400)  # as run_survey(no_worker_wait=10**400) is told
+    pixel = CliRunner().invoke(app, ["simulate-population", "1", str(tmp_path / "pop"), "--pixel-scale", typed])
+    assert "(beyond the range of a float, about +-1.8e308)" in " ".join(pixel.output.split()), pixel.output
+
+
 def _local_cluster(threads: int = 2):
     from distributed import LocalCluster
 

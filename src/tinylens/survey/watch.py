@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tinylens.errors import SURVEY_RERUN, TinyLensError, cut_value, lens_count
+from tinylens.errors import BEYOND_FLOAT, SURVEY_RERUN, TinyLensError, cut_value, lens_count, no_float_holds
 from tinylens.filenames import LENSES_DIR
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey.cluster import for_example
@@ -53,14 +53,18 @@ NO_WORKER_JOIN_SECONDS = 5.0
 
 def check_no_worker_wait(seconds: Any) -> float:
     """``seconds`` (``--no-worker-wait``, ``run_survey(no_worker_wait=...)``) as a float; a
-    TinyLensError naming it where it is no finite number of seconds, 0 or more."""
+    TinyLensError naming it where it is no finite number of seconds, 0 or more (and, for a whole
+    number no float holds, that it is beyond a float's range)."""
     try:
         value = float(seconds)
     except (TypeError, ValueError, OverflowError):
         value = math.nan
     if isinstance(seconds, bool) or not math.isfinite(value) or value < 0:
+        # a whole number no float holds (--no-worker-wait 1e400, 400 digits) said so, as --pixel-scale 1e400 is
+        beyond = BEYOND_FLOAT if no_float_holds(seconds) else ""
         raise TinyLensError(f"--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
-                            f"its cluster has no worker, 0 or more (0: never stop); got {cut_value(repr(seconds), 60, seconds)}.")
+                            f"its cluster has no worker, 0 or more (0: never stop); got {cut_value(repr(seconds), 60, seconds)}"
+                            f"{beyond}.")
     return value
 
 
