@@ -713,13 +713,36 @@ def test_a_folder_holding_another_population_is_refused(finished, tmp_path):
     assert result.exit_code == 2, result.output
     text = _text(result)
     assert f"{pop} already holds a population made with other settings" in text
-    assert "n 1 there, 2 now" in text and f"seed {SEED} there, {SEED + 1} now" in text
+    assert "N 1 there, 2 now" in text and f"--seed {SEED} there, {SEED + 1} now" in text  # as the command line sets them
     assert "Choose a new output folder, or delete" in text and "Traceback" not in result.output
     assert _digests(pop) == before and not (pop / "lens_00001").exists()
     with pytest.raises(OutputError, match=r"sky_sigma 0.03 there, 0.05 now"):
         simulate_population(1, pop, seed=SEED, sky_sigma=0.05, **TINY)
     assert _digests(pop) == before
 
+
+
+def test_the_other_settings_of_a_folders_population_are_named_as_the_command_line_gave_them(finished, tmp_path):
+    """A rerun into a folder of another population with --size 26 --psf moffat was refused as made with
+    other settings ('size 24 there, 26 now; psf_type gaussian there, moffat now'), and N and --seed as 'n'
+    and 'seed': names the command line has no option of. Each is now named as given (--size, --psf,
+    N, --seed; a --set key as its key); the folder's path, even one holding those words, as it is."""
+    pop = Path(shutil.copytree(finished, tmp_path / "size n seed psf_type" / "pop"))
+    before = _digests(pop)
+    recorded = json.loads((pop / "population.json").read_text())  # the independent truth: what the folder holds
+    assert recorded["observation"]["size"] == 24 and recorded["observation"]["psf_type"] == "gaussian"
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items() if k != "size"]
+    result = CliRunner().invoke(app, ["simulate-population", "2", str(pop), "--seed", "4", "-q", "--size", "26",
+                                      "--psf", "moffat", "--set", "snr_range=[10, 30]", *sets[:-1]])
+    assert result.exit_code == 2, result.output
+    text = _text(result)
+    assert f"{pop} already holds a population made with other settings (N 1 there, 2 now; --seed 3 there, 4 now; " in text, text
+    assert "--size 24 there, 26 now" in text and "--psf gaussian there, moffat now" in text, text
+    assert "snr_range [10.0, 20.0] there, [10.0, 30.0] now" in text, text
+    assert "psf_type gaussian" not in text and f"delete {pop} to replace" in text, text
+    assert "Traceback" not in result.output and _digests(pop) == before
+    with pytest.raises(OutputError, match=r"\(n 1 there, 2 now; seed 3 there, 4 now; size 24 there, 26 now"):
+        simulate_population(2, pop, seed=4, **{**TINY, "size": 26})  # Python's caller: its own argument names
 
 
 def test_a_seed_of_400_digits_is_cut_in_the_other_settings_message(finished, tmp_path):
@@ -734,7 +757,7 @@ def test_a_seed_of_400_digits_is_cut_in_the_other_settings_message(finished, tmp
     assert result.exit_code == 2, result.output
     text = _text(result)
     assert f"{pop} already holds a population made with other settings" in text and "Traceback" not in text
-    assert "n 1 there, 2 now" in text and f"seed {SEED} there, 9000" in text and "(400 characters) now" in text, text
+    assert "N 1 there, 2 now" in text and f"--seed {SEED} there, 9000" in text and "(400 characters) now" in text, text
     assert "0" * 100 not in text, text
     assert _digests(pop) == before
 

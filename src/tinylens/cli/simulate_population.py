@@ -21,7 +21,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from tinylens.cli.common import console, path_value, reported_warnings
-from tinylens.errors import ConfigError, ConfigValueError, lens_count, retold
+from tinylens.errors import ConfigError, ConfigValueError, OutputError, lens_count, retold
 from tinylens.jsonfile import read_json_file
 
 
@@ -293,10 +293,20 @@ def simulate_population_command(
             truth = simulate_population(n, outdir, seed=seed, progress=not quiet, **options)
         except ConfigValueError as exc:
             raise retold(exc, flags_named(str(exc), flags)) from None
+        except OutputError as exc:  # a folder of another population: its settings named as given here
+            shown = getattr(exc, "settings_shown", None)
+            if not shown:
+                raise
+            typed = flags_named(shown, {**flags, **ARGUMENT_NAMES})  # the folder's path, before, left as it is
+            raise retold(exc, str(exc).replace(f"({shown})", f"({typed})", 1)) from None
     snr = truth["arc_snr_max"]
     console.print(f"{lens_count(len(truth))} in [bold]{escape(str(outdir))}[/] (arc SNR {snr.min():.1f} - {snr.max():.1f}); "
                   f"truth table {escape(str(outdir / 'truth.csv'))}. Fit them with: {escape(survey_command(outdir))}",
                   soft_wrap=True)
+
+
+#: The population settings the command line takes as arguments, by what sets each (as :func:`flags_named` takes them).
+ARGUMENT_NAMES = {"N": "n", "--seed": "seed"}
 
 
 def flags_named(message: str, flags: dict[str, str]) -> str:

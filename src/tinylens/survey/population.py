@@ -611,7 +611,9 @@ def existing_population(outdir: Path, settings: Mapping[str, Any]) -> bool:
     if differences:
         shown = listed(differences, 6, sep="; ")
         which = "an unfinished population" if old.get("complete") is False else "a population"
-        raise OutputError(f"{outdir} already holds {which} made with other settings ({shown}). {advice}")
+        error = OutputError(f"{outdir} already holds {which} made with other settings ({shown}). {advice}")
+        error.settings_shown = shown  # for the command line to name each setting as its user gave it
+        raise error
     return True
 
 
