@@ -51,11 +51,17 @@ MAX_GAUSSIAN_SIGMAS_OUTSIDE = 6.0
 YAML_BOOL_WORDS = {True: ("yes", "on", "true"), False: ("no", "off", "false")}
 
 
+def _bool_words(value: bool) -> str:
+    """``yes, on or true``: the words of :data:`YAML_BOOL_WORDS` that YAML reads as ``value``, joined
+    once for :func:`bool_words_read` and :func:`bool_words_note`."""
+    *words, last = YAML_BOOL_WORDS[value]
+    return f"{', '.join(words)} or {last}"
+
+
 def bool_words_read(value: bool) -> str:
     """``YAML reads an unquoted yes, on or true as true``: the words of :data:`YAML_BOOL_WORDS` that
     YAML read as ``value``, said where a boolean was refused, as the user wrote one of the words."""
-    words = YAML_BOOL_WORDS[value]
-    return f"YAML reads an unquoted {', '.join(words[:-1])} or {words[-1]} as {str(value).lower()}"
+    return f"YAML reads an unquoted {_bool_words(value)} as {str(value).lower()}"
 
 
 def bool_words_note(value: bool) -> str:
@@ -63,8 +69,7 @@ def bool_words_note(value: bool) -> str:
     that a YAML file reads as ``value``, said neutrally where a boolean was refused and the config may be
     a Python mapping (``{"nlive": True}``), where no YAML was read, as :func:`whole_float_note` says an
     infinity."""
-    words = YAML_BOOL_WORDS[value]
-    return f"in a YAML file, an unquoted {', '.join(words[:-1])} or {words[-1]} reads as {str(value).lower()}"
+    return f"in a YAML file, an unquoted {_bool_words(value)} reads as {str(value).lower()}"
 
 
 def infinity_read(value: float) -> str:
