@@ -1922,3 +1922,19 @@ def test_a_lens_folder_moved_into_place_is_flushed_to_the_disk(tmp_path, monkeyp
     assert (folder / "truth.json").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lens_0001"]
     assert (True, tmp_path.stat().st_ino, "new") in flushed  # the folder holding it, after the rename
+
+
+@pytest.mark.parametrize("value", [None, 3, 1.5, ("moffat",)])
+def test_a_psf_type_of_no_text_is_refused_by_name_not_by_a_crash_of_its_guess(value):
+    """PopulationOptions(psf_type=None) (a public class, built directly) was refused as 'psf_type must be
+    'gaussian' or 'moffat', got None' until the near-miss guess for a misspelt shape called .strip() on
+    the value, an AttributeError ('NoneType' object has no attribute 'strip'). It is refused by name again,
+    with no guess: no shape is near a value of no text."""
+    from tinylens.survey.options import PopulationOptions
+
+    assert not isinstance(value, str)  # the independent truth: no text, so no shape was misspelt
+    with pytest.raises(ConfigValueError) as info:
+        PopulationOptions(psf_type=value)
+    text = str(info.value)
+    assert f"psf_type must be 'gaussian' or 'moffat', got {value!r}" in text, text
+    assert "did you mean" not in text, text

@@ -225,8 +225,10 @@ def option_problems(opts: PopulationOptions) -> list[str]:
     if problems:
         return problems
     if opts.psf_type not in PSF_TYPES:
-        # a misspelling (mofat, Gausian), not any word of a few letters in common (off, which YAML reads as false)
-        near = next(iter(difflib.get_close_matches(opts.psf_type.strip().lower(), PSF_TYPES, n=1, cutoff=0.75)), None)
+        # a misspelling (mofat, Gausian), not any word of a few letters in common (off, which YAML reads as false);
+        # a value of no text (PopulationOptions(psf_type=None), 3) is refused as it is, with no guess
+        typed = opts.psf_type.strip().lower() if isinstance(opts.psf_type, str) else None
+        near = next(iter(difflib.get_close_matches(typed, PSF_TYPES, n=1, cutoff=0.75)), None) if typed else None
         problems.append(f"psf_type must be 'gaussian' or 'moffat', got {opts.psf_type!r}"
                         + (f" (did you mean '{near}'?)" if near else ""))
     if opts.psf_size < 1 or opts.psf_size % 2 == 0:
