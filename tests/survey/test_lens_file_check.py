@@ -1007,3 +1007,33 @@ def test_a_local_worker_without_the_sampler_package_is_not_told_to_fix_the_templ
         _print_summary(pd.DataFrame(rows), Path("out"), 1.0, False)
     said = " ".join(capsys.readouterr().out.split())
     assert "after fixing the template" in said and f"2 lenses failed on this machine ({socket.gethostname()})" in said
+
+
+@pytest.mark.parametrize("word", ["yes", "off"])
+def test_a_boolean_word_for_a_number_in_a_template_file_says_what_yaml_read(tmp_path, word):
+    """A survey template file writing dataset.zeropoint: yes was refused, since d770c486, with the neutral
+    note of a Python mapping ('in a YAML file, an unquoted yes, on or true reads as true'), as each lens's
+    config is the template filled in as a mapping; but the user wrote the word in a YAML file, which
+    ``tinylens validate`` of a config says as 'YAML reads an unquoted yes, on or true as true'. The
+    template's check says so again; a mapping given in Python keeps the neutral note."""
+    value = yaml.safe_load(f"x: {word}")["x"]
+    assert isinstance(value, bool)  # the independent truth: PyYAML reads the unquoted word as a boolean
+    shown = str(value).lower()
+    lenses = tmp_path / "lenses"
+    write_lens(lenses / "lens_0", 1.0, seed=0)
+    config = template_config()
+    template = tmp_path / "template.yaml"
+    template.write_text(yaml.safe_dump(config, sort_keys=False).replace("dataset:\n", f"dataset:\n  zeropoint: {word}\n", 1))
+    loaded, found, out = survey_template.load_template(template), discovery.find_lenses(lenses), tmp_path / "out"
+    with pytest.raises(ConfigTypeError) as raised:
+        survey_template.check_template(loaded, found, out, name="template T")
+    text = " ".join(str(raised.value).split())
+    assert text.startswith("The template T does not work (checked with lens lens_0): "), text
+    assert f"dataset.zeropoint: should be a number, not {shown} (YAML reads an unquoted " in text, text
+    note = text.split("YAML reads an unquoted ", 1)[1].split(")", 1)[0]
+    assert word in note.replace(",", " ").split() and note.endswith(f"as {shown}"), text
+    assert "in a YAML file" not in text, text
+    with pytest.raises(ConfigTypeError) as direct:  # the same config given in Python: no YAML read
+        tinylens.load(survey_template.lens_config(loaded, found[0], out))
+    assert "(in a YAML file, an unquoted " in " ".join(str(direct.value).split()), str(direct.value)
+    assert not out.exists()

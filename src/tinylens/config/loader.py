@@ -10,6 +10,8 @@ wrong value, an unknown key or a missing one, and a plain ConfigError where they
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import math
 import os
@@ -37,6 +39,24 @@ MAX_LISTED_ERRORS = 20
 
 #: What a config given as a mapping (not a file) is called in messages.
 MAPPING = "configuration mapping"
+
+#: Whether a mapping validated now was parsed from a YAML file (:func:`mapping_from_yaml`), so that its
+#: problems say what YAML read (``YAML reads an unquoted yes, on or true as true``), as a file's do.
+_MAPPING_FROM_YAML: contextvars.ContextVar[bool] = contextvars.ContextVar("tinylens_mapping_from_yaml", default=False)
+
+
+@contextlib.contextmanager
+def mapping_from_yaml() -> Iterator[None]:
+    """Within it, a config given as a mapping (:data:`MAPPING`) is one parsed from a YAML file: a
+    survey's template filled in for a lens (:func:`tinylens.survey.template.check_template`), whose
+    user wrote ``zeropoint: yes`` in the template, not ``True`` in Python; its messages say what YAML
+    read, as a config file's do, not the neutral note of a Python mapping."""
+    token = _MAPPING_FROM_YAML.set(True)
+    try:
+        yield
+    finally:
+        _MAPPING_FROM_YAML.reset(token)
+
 
 #: TinyLensGpu's older name of the ``inference`` section (:func:`legacy_sampling`).
 LEGACY_SAMPLING = "sampling"
@@ -803,7 +823,7 @@ def format_validation_error(exc: ValidationError, origin: str, from_sampling: bo
     errors = [{**err, "loc": tuple(err["loc"])} for err in exc.errors(include_url=False)]
     names = {err["loc"][:-1]: written[0] for err in errors if err["loc"][-1:] == (DICT_KEY,)
              and (written := written_key(err.get("input"), words_at(err["loc"][:-2]))) is not None}
-    entries = []
+    entries, from_yaml = [], origin != MAPPING or _MAPPING_FROM_YAML.get()  # a survey's template: YAML read
     for err in errors:
         if err["type"] == ERROR_TYPE and UNKNOWN_KEYS in (err.get("ctx") or {}):  # named as written there
             err = {**err, "ctx": _unknown_keys(*err["ctx"][UNKNOWN_KEYS], words_at(clean_loc(err["loc"]))).context}
@@ -815,7 +835,7 @@ def format_validation_error(exc: ValidationError, origin: str, from_sampling: bo
             where = dotted(as_written(loc) if from_sampling else loc)
             entries.append(f"{where}: a key here must be text{key_read_note(err.get('input'), words_at(loc[:-1]))}.")
         else:
-            entries.append(describe_error(err, from_yaml=origin != MAPPING, from_sampling=from_sampling))
+            entries.append(describe_error(err, from_yaml=from_yaml, from_sampling=from_sampling))
     shown = entries[:MAX_LISTED_ERRORS]
     if len(entries) > len(shown):
         shown.append(f"... and {len(entries) - len(shown)} more")

@@ -7,6 +7,7 @@ would refuse are refused once, for the whole survey, rather than once per lens.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -142,6 +143,22 @@ def template_lenses(template: Mapping[str, Any], lenses: Sequence[Lens], tries: 
     yield from skipped[:tries - given]
 
 
+def read_from_yaml(check: Any) -> Any:
+    """``check`` (:func:`check_template`) with the lens configs it validates taken as parsed from YAML
+    (:func:`~tinylens.config.loader.mapping_from_yaml`): a survey's template is a YAML file
+    (:func:`load_template`), so a mistake in it says what YAML read (``zeropoint: yes``: 'YAML reads an
+    unquoted yes, on or true as true'), as ``tinylens validate`` of it would, though each lens's config
+    is the template filled in as a mapping."""
+    @functools.wraps(check)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from tinylens.config.loader import mapping_from_yaml
+
+        with mapping_from_yaml():
+            return check(*args, **kwargs)
+    return checked
+
+
+@read_from_yaml
 def check_template(template: Mapping[str, Any], lenses: list[Lens], out: str | Path, tries: int = 3,
                    name: str = "template", broken: dict[str, str] | None = None,
                    refused: Mapping[str, str] | None = None, every: Sequence[Lens] | None = None) -> str | None:
