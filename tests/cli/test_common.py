@@ -728,3 +728,45 @@ def test_a_failing_disk_under_a_reports_folder_flush_says_the_new_files_are_in_p
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
     assert "if there was one, is kept" not in said, said
     assert "is whole and in place" in said and "crash" in said and "run the same command again" in said, said
+
+
+def test_no_flag_shows_a_value_in_help_and_each_option_that_takes_one_names_it():
+    """typer 0.29 writes each option's type after it in ``--help``: ``--retry-failed <bool>``, even
+    ``--help -h <bool>``, read as if the flag took a value, and ``--workers <int>``, ``--set
+    <list[str]>`` for the others. Every flag of every command (and of ``tinylens`` itself) now shows
+    no value, and every option that takes one its own metavar (N, FOLDER, ARCSEC, KEY=VALUE...)."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    group = typer.main.get_command(app)
+    type_label = re.compile(r"<[A-Za-z][\w\[\], |]*>|\b(?:BOOLEAN|INTEGER|FLOAT|TEXT)\b")  # typer 0.29's, older click's
+    for command in ([], *([name] for name in group.commands)):
+        target = group if not command else group.commands[command[0]]
+        result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "250"})
+        assert result.exit_code == 0, (command, result.output)
+        assert "<bool>" not in result.output, command
+        panel = result.output.split("Options")[1].split("╰")[0]
+        assert not type_label.findall(panel), (command, type_label.findall(panel))
+        rows = {line.strip("│ *").split()[0].split(",")[0]: line.strip("│ *") for line in panel.splitlines()
+                if line.strip("│ *").startswith("--")}
+        ctx = target.make_context("tinylens", ["--help"], resilient_parsing=True, **group.context_settings)
+        for param in [*target.get_params(ctx)]:
+            if param.param_type_name != "option" or param.hidden:
+                continue
+            long = next(name for name in param.opts if name.startswith("--"))
+            row = rows[long]
+            words = row.split()
+            while words and set(words[0].split(",")) <= {*param.opts, *param.secondary_opts}:
+                words.pop(0)
+            after = " ".join(words)  # what follows the option's names
+            if getattr(param, "is_flag", False):  # straight on with its help: no value between
+                assert param.help and after.startswith(param.help.split()[0]), (command, long, row)
+            else:
+                assert param.metavar and after.startswith(param.metavar), (command, long, row)
+    survey = CliRunner().invoke(app, ["survey", "--help"], env={"COLUMNS": "250"}).output
+    assert re.search(r"--workers\s+-w\s+N\s+Local worker processes", survey)
+    assert re.search(r"--retry-failed\s+Fit again the lenses", survey)

@@ -32,7 +32,7 @@ import click
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tinylens.errors import (DISK_CHECK, DISK_FAILED, KEPT_ATTR, ON_COMMAND_LINE, UNWRITABLE, TinyLensError, disk_failed_text,
                              failed_write_left_text, ls_command, out_of_memory, written_output)
@@ -597,7 +597,38 @@ def run_first(check: Callable[[], None], callback: Callable[..., Any]) -> Callab
     return checked
 
 
-class TinyLensGroup(TyperGroup):
+def no_value_shown(option: Any) -> Any:
+    """``option`` (a click or typer option, or None), shown in ``--help`` without a value where it
+    is a flag (``--dry-run``, ``--help``) and no metavar was chosen for it: typer 0.29 writes its type
+    after every option (``--retry-failed <bool>``), which reads as if the flag took a value; older
+    typer left BOOLEAN out. An empty metavar is what both show as nothing."""
+    if (option is not None and getattr(option, "is_flag", False) and not getattr(option, "count", False)
+            and option.metavar is None):
+        option.metavar = ""
+    return option
+
+
+class FlagsShownWithoutValue:
+    """A command (or group) whose flags, ``--help`` among them, show no value in its help
+    (:func:`no_value_shown`); each option that takes one names it with its own metavar."""
+
+    params: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "option":
+                no_value_shown(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return no_value_shown(super().get_help_option(ctx))  # type: ignore[misc]
+
+
+class TinyLensCommand(FlagsShownWithoutValue, TyperCommand):
+    """Every ``tinylens`` command's class (``app.command(name, cls=TinyLensCommand)``)."""
+
+
+class TinyLensGroup(FlagsShownWithoutValue, TyperGroup):
     """The command group: turns user errors raised by any command, and a disk that refuses its
     writes (:data:`UNWRITABLE`), into a message and exit 2, running out of memory (:func:`out_of_memory`) into a message and exit 1, and
     stops each command at once on a TINYLENS_PRECISION typo (once its arguments are read, so that

@@ -21,7 +21,7 @@ import typer
 import yaml
 from rich.markup import escape
 
-from tinylens.cli.common import console, path_value, print_warning, reported_warnings
+from tinylens.cli.common import TinyLensCommand, console, path_value, print_warning, reported_warnings
 from tinylens.cli.simulate_population import whole_value
 from tinylens.errors import OutputError
 from tinylens.jsonfile import read_json_file
@@ -402,7 +402,7 @@ def demo(
     directory: Path = typer.Argument(Path("tinylens_demo"), parser=path_value, metavar="FOLDER", help="Folder for the data, config and results."),
     no_fit: bool = typer.Option(False, "--no-fit", help="Only write the simulated data and the config."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output from the sampler."),
-    seed: int = typer.Option(OBSERVATION["seed"], "--seed", "-s", parser=whole_value, metavar="<int>",
+    seed: int = typer.Option(OBSERVATION["seed"], "--seed", "-s", parser=whole_value, metavar="N",
                              help="Random seed (>= 0) of the noise: another seed gives another noisy image of the same lens."),
 ) -> None:
     """Simulate a realistic lens (no downloads), write it with a config, and fit it."""
@@ -437,4 +437,4 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add the ``demo`` command to ``app``."""
-    app.command("demo")(demo)
+    app.command("demo", cls=TinyLensCommand)(demo)

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tinylens.cli.common import CONFIG_READ, console, path_value, print_warning, reported_warnings
+from tinylens.cli.common import CONFIG_READ, TinyLensCommand, console, path_value, print_warning, reported_warnings
 from tinylens.fitting.summary import OPTIMIZERS, unconverged_message, unconverged_warnings  # noqa: F401 (also imported from here)
 from tinylens.survey.lens_files import fits_read_names_text
 
@@ -215,4 +215,4 @@ def fit_command(
 
 def register(app: typer.Typer) -> None:
     """Add the ``fit`` command to ``app``."""
-    app.command("fit")(fit_command)
+    app.command("fit", cls=TinyLensCommand)(fit_command)

@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tinylens.cli.common import console, path_value, print_warning, reported_warnings
+from tinylens.cli.common import TinyLensCommand, console, path_value, print_warning, reported_warnings
 from tinylens.errors import OutputError, TinyLensError, counted, did_you_mean, lens_count, listed, plural
 
 STATS_CSV = "report_stats.csv"
@@ -655,15 +655,15 @@ def report(
                                       "truth.csv of 'tinylens simulate-population'."),
     reference: Path | None = typer.Option(None, "--reference", "-r", parser=path_value, metavar="FILE", help="Table of published Einstein radii "
                                           "(CSV, Parquet, FITS or ECSV; id column lens_id or lens_name), e.g. SLACS catalog.csv."),
-    reference_column: str | None = typer.Option(None, "--reference-column", help="Column of --reference to compare "
+    reference_column: str | None = typer.Option(None, "--reference-column", metavar="COLUMN", help="Column of --reference to compare "
                                                 "with (default: the first whose name starts with theta_E)."),
-    parameter: list[str] | None = typer.Option(None, "--parameter", "-p", help="Parameter to compare (repeatable; "
+    parameter: list[str] | None = typer.Option(None, "--parameter", "-p", metavar="NAME", help="Parameter to compare (repeatable; "
                                                "default: the paper's six, or theta_E with --reference)."),
     out: Path | None = typer.Option(None, "--out", "--output", "-o", parser=path_value, metavar="FOLDER", help="Folder for the stats tables and figure "
                                     "(default: 'report' next to the catalogue); --output is the same option, as in fit."),
     trusted_only: bool = typer.Option(False, "--trusted-only", help="Only the lenses whose quality flags say they "
                                       "can be trusted (the catalogue's 'trusted' column)."),
-    where: str | None = typer.Option(None, "--where", help="Only the lenses this pandas query selects, over the "
+    where: str | None = typer.Option(None, "--where", metavar="QUERY", help="Only the lenses this pandas query selects, over the "
                                      "columns of the catalogue and of the truth/reference table, e.g. "
                                      "'arc_snr_max >= 10' (names with dots in backticks)."),
 ) -> None:
@@ -742,5 +742,5 @@ def check_options(reference: Path | None, reference_column: str | None, where: s
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``."""
     # one line in `tinylens --help` (the docstring's line breaks would show there)
-    app.command("report", short_help="What a survey found: its accuracy against --truth or --reference, "
+    app.command("report", cls=TinyLensCommand, short_help="What a survey found: its accuracy against --truth or --reference, "
                 "or else an overview (trusted fits, flags, precision, time, lenses to inspect).")(report)

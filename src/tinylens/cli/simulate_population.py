@@ -18,9 +18,8 @@ from typing import Any, Iterator
 import click
 import typer
 from rich.markup import escape
-from typer.core import TyperCommand
 
-from tinylens.cli.common import console, path_value, reported_warnings
+from tinylens.cli.common import TinyLensCommand, console, path_value, reported_warnings
 from tinylens.errors import ConfigError, ConfigValueError, OutputError, lens_count, retold
 from tinylens.jsonfile import read_json_file
 
@@ -143,7 +142,7 @@ def whole_value(token: str) -> int | float | str:
     return int(value) if isinstance(value, float) and value.is_integer() else value  # a Typed as it is
 
 
-class CountCommand(TyperCommand):
+class CountCommand(TinyLensCommand):
     """The command, with a count N that click would refuse in its own words refused as the count it
     is: one after a minus (``-3``, ``-nan``), which click takes for an unknown option ("No such
     option: -3"), and one that is no whole number (``1.5``, ``nan``, ``abc``: "Input should be a
@@ -251,12 +250,12 @@ def merge_options(settings: dict[str, Any], named: dict[str, tuple[str, Any]]) -
 def simulate_population_command(
     n: int = typer.Argument(..., metavar="N", help="Number of lenses.", show_default=False),
     outdir: Path = typer.Argument(..., parser=path_value, metavar="OUTDIR", help="Output folder (one sub-folder per lens).", show_default=False),
-    seed: int = typer.Option(0, "--seed", "-s", parser=whole_value, metavar="<int>", help="Random seed (>= 0): the same seed and options give the same lenses."),
-    psf: str | None = typer.Option(None, "--psf", help="PSF shape: gaussian (default) or moffat."),
-    size: int | None = typer.Option(None, "--size", parser=whole_value, metavar="<int>", help="Image size in pixels (default 100)."),
-    pixel_scale: float | None = typer.Option(None, "--pixel-scale", parser=number_value, metavar="<float>", help="Arcsec per pixel (default 0.074)."),
-    psf_fwhm: float | None = typer.Option(None, "--psf-fwhm", parser=number_value, metavar="<float>", help="PSF FWHM in arcsec (default 0.15)."),
-    settings: list[str] | None = typer.Option(None, "--set", help="Any other population option as KEY=VALUE, e.g. "
+    seed: int = typer.Option(0, "--seed", "-s", parser=whole_value, metavar="N", help="Random seed (>= 0): the same seed and options give the same lenses."),
+    psf: str | None = typer.Option(None, "--psf", metavar="gaussian|moffat", help="PSF shape: gaussian (default) or moffat."),
+    size: int | None = typer.Option(None, "--size", parser=whole_value, metavar="PIXELS", help="Image size in pixels (default 100)."),
+    pixel_scale: float | None = typer.Option(None, "--pixel-scale", parser=number_value, metavar="ARCSEC", help="Arcsec per pixel (default 0.074)."),
+    psf_fwhm: float | None = typer.Option(None, "--psf-fwhm", parser=number_value, metavar="ARCSEC", help="PSF FWHM in arcsec (default 0.15)."),
+    settings: list[str] | None = typer.Option(None, "--set", metavar="KEY=VALUE", help="Any other population option as KEY=VALUE, e.g. "
                                               "\"snr_range=[5,50]\", \"theta_E_range=[0.5,2]\", sky_sigma=0.03 (repeatable; quote values with brackets for zsh)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:

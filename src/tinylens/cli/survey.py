@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from tinylens.cli.common import (CONFIG_READ, SURVEY_CHOSEN_ATTR, console, path_value, print_warning, survey_written,
+from tinylens.cli.common import (CONFIG_READ, SURVEY_CHOSEN_ATTR, TinyLensCommand, console, path_value, print_warning, survey_written,
                                  warnings_as_they_come)
 from tinylens.cli.simulate_population import number_value, whole_value
 from tinylens.errors import TinyLensError, counted, lens_count, listed
@@ -117,7 +117,7 @@ def survey(
                                 "are set per lens.", show_default=False),
     out: Path = typer.Option(..., "--out", "--output", "-o", parser=path_value, metavar="FOLDER", help="Survey output folder (catalogue and one folder per lens); --output is the same option, as in fit.",
                              show_default=False),
-    workers: int | None = typer.Option(None, "--workers", "-w", parser=whole_value, metavar="<int>", help="Local worker processes (default 2, or 1 where "
+    workers: int | None = typer.Option(None, "--workers", "-w", parser=whole_value, metavar="N", help="Local worker processes (default 2, or 1 where "
                                          "one core is available: CPU affinity, cgroup quota, a SLURM job's "
                                          "--cpus-per-task=1)."),
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="ADDRESS|FILE", help="A running Dask "
@@ -306,4 +306,4 @@ def _print_summary(frame, out: Path, seconds: float, retry_failed: bool, chosen:
 
 def register(app: typer.Typer) -> None:
     """Add the ``survey`` command to ``app``."""
-    app.command("survey")(survey)
+    app.command("survey", cls=TinyLensCommand)(survey)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tinylens.cli.common import console, path_value, print_warning, reported_warnings
+from tinylens.cli.common import TinyLensCommand, console, path_value, print_warning, reported_warnings
 from tinylens.errors import counted
 
 
@@ -149,4 +149,4 @@ def validate(config: Path = typer.Argument(..., parser=path_value, metavar="CONF
 
 def register(app: typer.Typer) -> None:
     """Add the ``validate`` command to ``app``."""
-    app.command("validate")(validate)
+    app.command("validate", cls=TinyLensCommand)(validate)
