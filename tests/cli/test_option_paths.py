@@ -346,18 +346,41 @@ def test_survey_workers_below_one_is_refused_naming_the_option_and_what_to_give(
     lenses = _lens_folder(tmp_path)
     text = _refused(["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"),
                      "--workers", workers, "--dry-run"])
-    assert f"--workers {workers} (run_survey: workers=): a local cluster needs at least 1 worker process." in text
+    assert f"--workers {workers}: a local cluster needs at least 1 worker process." in text
     assert f"Give --workers 1 or more, or leave it out for the default ({default_workers()} here)." in text
     assert not (tmp_path / "run").exists()
 
 
+def test_survey_workers_refused_on_the_command_line_name_the_option_alone(tmp_path, monkeypatch):
+    """``tinylens survey --workers 0`` said 'Error: --workers 0 (run_survey: workers=): a local cluster
+    needs at least 1 worker process', and --workers 1000 on 2 cores '--workers 1000 (run_survey:
+    workers=) is more than 32 times ...': the Python argument's name is noise on the command line,
+    where --workers 2.5 was already refused naming the option alone. The command line now names
+    --workers alone; run_survey(workers=0) still names its own argument beside it."""
+    from tinylens.errors import TinyLensError
+    from tinylens.survey import runner
+
+    monkeypatch.setattr(runner, "available_cores", lambda: 2)
+    lenses = _lens_folder(tmp_path)
+    for workers, said in (("0", "--workers 0: a local cluster needs at least 1 worker process. Give --workers 1 or more"),
+                          ("1000", "--workers 1000 is more than 32 times the 2 cores this survey may use")):
+        text = _refused(["survey", str(lenses), "-c", str(tmp_path / "t.yaml"), "-o", str(tmp_path / "run"),
+                         "--workers", workers])
+        assert text.startswith("Error: " + said), text
+        assert "run_survey" not in text and "workers=" not in text, text
+    with pytest.raises(TinyLensError) as caught:
+        runner.run_survey(lenses, tmp_path / "t.yaml", tmp_path / "run", workers=0, progress=False)
+    assert str(caught.value).startswith("--workers 0 (run_survey: workers=): a local cluster needs at least 1 worker")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("workers, expected", [
-    ("1e3", "--workers 1000 (run_survey: workers=) is more than {most} times the 2 cores this survey may use"),
-    ("1e400", "--workers 1e400 (run_survey: workers=) is more than {most} times the 2 cores this survey may use"),
+    ("1e3", "--workers 1000 is more than {most} times the 2 cores this survey may use"),
+    ("1e400", "--workers 1e400 is more than {most} times the 2 cores this survey may use"),
     ("2.5", "--workers 2.5: the local cluster's worker processes are counted in whole numbers. Give --workers 1 or more"),
     ("abc", "--workers abc: the local cluster's worker processes are counted in whole numbers."),
     ("nan", "--workers nan: the local cluster's worker processes are counted in whole numbers."),
-    ("-1", "--workers -1 (run_survey: workers=): a local cluster needs at least 1 worker process."),
+    ("-1", "--workers -1: a local cluster needs at least 1 worker process."),
 ], ids=["1e3", "1e400", "2.5", "abc", "nan", "minus_1"])
 def test_survey_workers_that_is_no_count_taken_is_refused_in_one_line(tmp_path, monkeypatch, workers, expected):
     """``--workers 1e400``, ``1e3``, ``2.5`` or ``abc`` got click's boxed usage message ('Invalid value for

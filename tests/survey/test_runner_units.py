@@ -769,9 +769,9 @@ def survey_inputs(tmp_path, mock_survey):
         (["{lenses}", "-c", "{template}", "--workers", "0"], "at least 1"),
         # 400 digits: shown by their first and their length, not all of them
         (["{lenses}", "-c", "{template}", "--workers", "1" + "0" * 400],
-         "0... (401 characters) (run_survey: workers=) is more than"),
+         "0... (401 characters) is more than"),
         (["{lenses}", "-c", "{template}", "--workers", "-1" + "0" * 400],
-         "... (402 characters) (run_survey: workers=): a local cluster needs at least 1 worker process"),
+         "... (402 characters): a local cluster needs at least 1 worker process"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tcp://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
         (["{lenses}", "-c", "{template}", "--scheduler", "tls://127.0.0.1:1"], "Cannot connect to the Dask scheduler"),
         (["{lenses}", "-c", "{template}", "--scheduler", "nonsense"], "missing port number"),
@@ -1665,7 +1665,7 @@ def test_so_many_workers_that_they_would_swamp_the_cores_are_refused(tmp_path, m
     result = CliRunner().invoke(app, args)
     text = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
-    assert ("--workers 10000 (run_survey: workers=) is more than 32 times the 2 cores this survey may use (CPU "
+    assert ("--workers 10000 is more than 32 times the 2 cores this survey may use (CPU "
             "affinity, cgroup quota, a SLURM job's --cpus-per-task)") in text and "Give 2 or fewer (at most 64)." in text, text
     assert "Traceback" not in result.output and not out.exists()
     with pytest.raises(TinyLensError, match=r"--workers 65 \(run_survey: workers=\) is more than 32 times the 2 cores"):
@@ -1749,7 +1749,7 @@ def test_survey_dry_run_refuses_what_a_run_would(tmp_path, mock_survey):
     for workers in ("0", "-2"):
         result = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "out"), "--workers", workers, "--dry-run"])
         assert result.exit_code == 2, result.output
-        assert f"--workers {workers} (run_survey: workers=): a local cluster needs at least 1 worker process." in " ".join(
+        assert f"--workers {workers}: a local cluster needs at least 1 worker process." in " ".join(
             result.output.split())
     assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
 

@@ -364,18 +364,22 @@ def check_whole_workers(workers: Any, argument: str = "") -> None:
                            f"({default_workers()} here).")
 
 
-def check_workers(workers: int, cores: int | None = None) -> None:
+def check_workers(workers: int, cores: int | None = None, argument: str = "") -> None:
     """TinyLensError unless a local cluster can have ``workers`` worker processes: at least one,
-    and at most :data:`MAX_WORKERS_PER_CORE` per core of ``cores`` (default :func:`available_cores`)."""
+    and at most :data:`MAX_WORKERS_PER_CORE` per core of ``cores`` (default :func:`available_cores`).
+    The message names ``--workers`` alone, as the command line (``tinylens survey``) gives it;
+    ``run_survey`` names its own argument too (``argument``: :data:`SURVEY_WORKERS_ARGUMENT`), as
+    :func:`check_whole_workers` does."""
     shown = cut_value(str(workers), 100)  # 400 digits given: their first and their length, not all of them
+    named = f" ({argument})" if argument else ""
     if workers < 1:
         raise TinyLensError(
-            f"--workers {shown} ({SURVEY_WORKERS_ARGUMENT}): a local cluster needs at least 1 worker process. Give "
+            f"--workers {shown}{named}: a local cluster needs at least 1 worker process. Give "
             f"--workers 1 or more, or leave it out for the default ({default_workers()} here).")
     cores = available_cores() if cores is None else cores
     if workers > MAX_WORKERS_PER_CORE * cores:
         raise TinyLensError(
-            f"--workers {shown} ({SURVEY_WORKERS_ARGUMENT}) is more than {MAX_WORKERS_PER_CORE} times the "
+            f"--workers {shown}{named} is more than {MAX_WORKERS_PER_CORE} times the "
             f"{counted(cores, 'core')} this survey may use (CPU affinity, cgroup quota, a SLURM job's --cpus-per-task): "
             "so many local worker processes, each its own Python with JAX, would only share them, and could use up "
             f"the machine's memory before fitting a lens. Give {cores} or fewer (at most {MAX_WORKERS_PER_CORE * cores}).")
@@ -525,7 +529,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
 
     share_gpu_memory()  # before the template check's first JAX computation; local workers inherit it
     if scheduler is None:
-        check_workers(workers)
+        check_workers(workers, argument=SURVEY_WORKERS_ARGUMENT)
     file = scheduler_file(scheduler) if scheduler is not None else None  # named again if the scheduler is lost
     if scheduler is not None:
         scheduler = checked_scheduler(scheduler)
