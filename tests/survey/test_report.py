@@ -2055,3 +2055,39 @@ def test_a_uniform_bias_computed_from_model_and_truth_counts_no_outliers_its_nma
     assert low < 1.0 < high
     # a real scatter, however small (float32 fits: 1e-8), keeps its NMAD
     assert rp.nmad(np.array([0.01, 0.01 + 2e-8, 0.01 - 3e-8, 0.01 + 1e-8, 0.01])) > 0
+
+
+def test_the_deviation_panels_keep_each_lens_and_the_0_line_clear_of_the_frame():
+    """report.png's deviation panels took matplotlib's 5 % margin, 5 pixels of a panel 100 tall, so
+    that in a 3-lens report whose deviations were all of one sign, one of them 0 (the 0 line at the
+    edge of the data), that lens's marker and the 0 line touched the panel's frame, as did the
+    farthest lens's on the other side. Each deviation marker now keeps a gap of at least its own
+    size to the frame, and the 0 line at least that much."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    ids = list("abc")
+    truths = {"lens_mass.0.theta_E": [1.0, 1.2, 1.4], "lens_mass.0.q": [0.6, 0.7, 0.8],
+              "lens_mass.0.phi_deg": [10.0, 40.0, 80.0], "source_light.0.R_sersic": [0.2, 0.3, 0.4],
+              "source_light.0.q": [0.5, 0.6, 0.7], "source.mag": [22.0, 23.0, 24.0]}
+    models = {"lens_mass.0.theta_E": [1.01, 1.22, 1.45], "lens_mass.0.q": [0.61, 0.72, 0.8],  # q: one of 0
+              "lens_mass.0.phi_deg": [11.0, 42.0, 83.0], "source_light.0.R_sersic": [0.19, 0.3, 0.37],
+              "source_light.0.q": [0.5, 0.6, 0.7], "source.mag": [22.1, 23.0, 24.3]}
+    truth = pd.DataFrame({"lens_id": ids, **truths})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok", **{f"{n}_median": v for n, v in models.items()},
+                            **{f"{n}_lo997": np.subtract(v, 0.01) for n, v in models.items()},
+                            **{f"{n}_hi997": np.add(v, 0.01) for n, v in models.items()}})
+    qs = list(rp.PAPER_QUANTITIES)
+    joined = rp.comparison_frame(catalog, truth, qs)
+    fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
+    FigureCanvasAgg(fig).draw()
+    for bottom in fig.axes[1::2]:
+        box = bottom.get_window_extent()
+        markers = [line for line in bottom.get_lines() if line.get_marker() == "o"]
+        assert markers
+        for line in markers:
+            size = line.get_markersize() * fig.dpi / 72  # the marker's diameter, in pixels
+            for x, y in bottom.transData.transform(line.get_xydata()):
+                gap = min(y - box.y0, box.y1 - y) - size / 2
+                assert gap >= size, (bottom.get_ylabel(), (x, y), gap, size, bottom.get_ylim())
+        zero = bottom.transData.transform([(0.0, 0.0)])[0][1]
+        assert min(zero - box.y0, box.y1 - zero) >= 2 * size, (bottom.get_ylabel(), bottom.get_ylim())

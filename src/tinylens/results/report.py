@@ -502,6 +502,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     # edge, not where it lies: one lens of 100 at +60 % (NMAD 3 %) ran the axis to 64 %, the 99 others
     # in its lowest sixth, their spread a flat line; the axis is now the others' and the band's.
     past = bad & (np.abs(dev) > deviation_reach(dev, sigma, k)) if counted else np.zeros(len(dev), bool)
+    bottom.set_ymargin(DEVIATION_MARGIN)  # matplotlib's 5 % of a panel a third as tall: a few pixels
     for sel, colour, name in ((~bad, "#1f4e79", "lenses (99.7 % intervals)"), (bad & ~off, "#d62728", "outliers")):
         if sel.any():
             top.errorbar(true[sel], model[sel], yerr=yerr[:, sel], fmt="o", ms=3, lw=0.6, color=colour, label=name)
@@ -548,6 +549,12 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
     # At most five truth ticks: matplotlib's own count assumes labels of about three characters,
     # and a narrow truth range (one lens: ±1 % of its truth) gave nine of seven ("0.11125"), run together.
     bottom.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+
+
+#: Room the deviation panel keeps past its lowest and highest deviation (or its 0 line, or band), as a
+#: fraction of the data's span: matplotlib's 5 % left 5 pixels of a panel 100 tall, a marker drawn on
+#: the 0 line at the edge of the deviations (all of one sign, one of them 0: three lenses) touching the frame.
+DEVIATION_MARGIN = 0.12
 
 
 #: How many times the outlier band's half-width (``k`` NMAD) a deviation may lie from 0 and be drawn
