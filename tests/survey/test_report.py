@@ -2091,3 +2091,25 @@ def test_the_deviation_panels_keep_each_lens_and_the_0_line_clear_of_the_frame()
                 assert gap >= size, (bottom.get_ylabel(), (x, y), gap, size, bottom.get_ylim())
         zero = bottom.transData.transform([(0.0, 0.0)])[0][1]
         assert min(zero - box.y0, box.y1 - zero) >= 2 * size, (bottom.get_ylabel(), bottom.get_ylim())
+
+
+def test_each_panels_nmad_title_gives_the_unit_of_its_deviations():
+    """report.png titled θ_E's panel 'NMAD σ = 0.99%' but φ's 'NMAD σ = 1.48' and m_s's 'NMAD σ =
+    0.148', no unit, though their deviations are in degrees and magnitudes (their axes say so).
+    Each title now gives its unit: % for a relative deviation, ° for an angle, the values' own unit
+    for another (mag), none for an axis ratio."""
+    ids = list("abcde")
+    truth = pd.DataFrame({"lens_id": ids, "lens_mass.0.theta_E": 1.0, "lens_mass.0.phi_deg": 40.0,
+                          "source.mag": 23.0, "lens_mass.0.q": 0.7})
+    catalog = pd.DataFrame({"lens_id": ids, "status": "ok",
+                            "lens_mass.0.theta_E_median": [1.0, 1.01, 0.99, 1.02, 1.0],  # deviations 0, 1, -1, 2, 0 %
+                            "lens_mass.0.phi_deg_median": [40.0, 41.0, 39.0, 42.0, 40.0],  # 0, 1, -1, 2, 0 deg
+                            "source.mag_median": [23.0, 23.1, 22.9, 23.2, 23.0],
+                            "lens_mass.0.q_median": [0.7, 0.71, 0.69, 0.72, 0.7]})
+    qs = [rp.quantity_for(n) for n in ("lens_mass.0.theta_E", "lens_mass.0.phi_deg", "source.mag", "lens_mass.0.q")]
+    joined = rp.comparison_frame(catalog, truth, qs)
+    fig = rp.comparison_figure(joined, qs, rp.stats_table(joined, qs))
+    # the median |deviation - median (0)| is 1 (per cent, degree, 0.1 mag, 0.01): NMAD 1.48 x that
+    titles = [fig.axes[i].get_title(loc="left").split(",")[0] for i in (0, 2, 4, 6)]
+    assert titles == ["NMAD $\\sigma$ = 1.5%", "NMAD $\\sigma$ = 1.48°", "NMAD $\\sigma$ = 0.148 mag",
+                      "NMAD $\\sigma$ = 0.0148"], titles

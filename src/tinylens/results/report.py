@@ -528,7 +528,7 @@ def _panel(top, bottom, joined: pd.DataFrame, q: Quantity, stat: pd.Series, t_la
                          clip_on=False, label="interval past the axis")
     top.set_xlim(*xlim)
     top.set_ylim(*ylim)
-    sigma_text = f"{percent_text(sigma)}%" if q.kind == "relative" else plain_number(sigma)
+    sigma_text = (percent_text(sigma) if q.kind == "relative" else plain_number(sigma)) + deviation_unit(q)
     f_c = (f"{100 * float(stat['outlier_fraction']):.1f}% ({int(stat['n_outliers'])}/{int(stat['n'])})" if counted
            else f"- (N = {int(stat['n'])} < {MIN_FOR_OUTLIERS})" if int(stat["n"]) < MIN_FOR_OUTLIERS
            else "- (NMAD = 0: no scale)")
@@ -607,7 +607,7 @@ def _past_the_axis(bottom, true: np.ndarray, shown: np.ndarray, q: Quantity) -> 
         if side.any():
             bottom.plot(true[side], np.full(int(side.sum()), edge), shape, ms=6, color="#d62728", clip_on=False,
                         label="outliers past the axis")
-    unit = "%" if q.kind == "relative" else f" {quantity_unit(q)}" if quantity_unit(q) else ""
+    unit = deviation_unit(q)
     # A deviation under PERCENT_FLOOR in size is written in its own digits: percent_text's '<0.0001'
     # read '+<0.0001%' and '>-0.0001%' beside an axis of ±0.00001 % (float32 round-off, NMAD 2.5e-6 %),
     # neither saying where the lens lies nor that it lies past that axis.
@@ -728,6 +728,18 @@ def quantity_unit(q: Quantity) -> str:
         return "deg"
     start, end = q.label.rfind("["), q.label.rfind("]")
     return q.label[start + 1 : end] if 0 <= start < end else ""
+
+
+def deviation_unit(q: Quantity) -> str:
+    """What follows a deviation of ``q`` written as a number in report.png: ``%`` for a relative
+    one, ``°`` for an angle (``1.48°``), else a space and the unit of its values (``0.148 mag``),
+    nothing for a quantity without one (an axis ratio)."""
+    if q.kind == "relative":
+        return "%"
+    if q.kind == "angle":
+        return "°"
+    unit = quantity_unit(q)
+    return f" {unit}" if unit else ""
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110, **savefig) -> Path:
