@@ -289,6 +289,37 @@ def test_progress_line_counts_rate_and_eta():
     assert bar.line() == "survey: 4/10 done (2 ok, 2 failed), 6 left, 4 lenses/h, ETA 1h 30m"
 
 
+
+def test_a_lens_resumed_from_a_checkpoint_is_not_timed_in_the_rate_or_the_eta(capsys):
+    """A resumed survey of 3 lenses (1 done, lens_b resuming from a nearly finished checkpoint,
+    lens_c fitted from the start) said '2/3 done ..., 41.1 lenses/h, ETA 1m 28s' once lens_b had
+    ended 87.6 s in, for a lens_c that took 3 minutes more. A lens finished from its checkpoint is
+    now left out of the rate: none is shown until a lens fitted from the start has finished, then
+    the rate is of those lenses over the time elapsed."""
+    now = [0.0]
+    with progress.SurveyProgress(3, [{"lens_id": "lens_a", "status": "ok"}], enabled=True, clock=lambda: now[0],
+                                 resuming=["lens_b"]) as bar:
+        now[0] = 87.6
+        bar.update({"lens_id": "lens_b", "status": "ok"})
+        assert bar.eta_seconds() == float("inf")
+        now[0] = 87.6 + 180.0
+        bar.update({"lens_id": "lens_c", "status": "ok"})
+    fresh_rate = 1 / (87.6 + 180.0) * 3600  # lens_c alone over the time elapsed: 13.5 lenses/h
+    assert capsys.readouterr().err.splitlines() == [
+        "survey: 3 lenses, 1 already done, 2 to fit (1 resumes from a checkpoint)",
+        "survey: 2/3 done (2 ok, 0 failed), 1 left, no rate yet (1 finished from a checkpoint), ETA unknown",
+        f"survey: 3/3 done (3 ok, 0 failed), 0 left, {fresh_rate:.3g} lenses/h, ETA 0s"]
+    assert bar.rate() == pytest.approx(fresh_rate)
+    # 4 to fit, 2 resuming: the two resumed within seconds, then one from the start after half an
+    # hour: 1 lens in 1800 s is 2 lenses/h, and the one left is an ETA of 30 min (not 6 lenses/h, 10 min)
+    now[0] = 0.0
+    bar = progress.SurveyProgress(4, [], enabled=False, clock=lambda: now[0], resuming=("a", "b"))
+    for now[0], lens in ((5.0, "a"), (9.0, "b"), (1800.0, "c")):
+        bar.update({"lens_id": lens, "status": "ok"})
+    assert bar.rate() == pytest.approx(2.0)
+    assert bar.eta_seconds() == pytest.approx(1800.0)
+    assert bar.line() == "survey: 3/4 done (3 ok, 0 failed), 1 left, 2 lenses/h, ETA 30m 00s"
+
 # -- lens folders -------------------------------------------------------------------------------
 def _gzipped(path: Path) -> Path:
     """Gzip ``path`` into ``path.gz`` (as archives ship FITS files) and remove it."""

@@ -41,7 +41,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -556,7 +556,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
                 warn_unlocked(out)
             todo = plan(chosen, {**rows, **recoverable_rows([x for x in lenses if x.lens_id not in changed], out, rows)},
                         out, retry_failed, config)
-            resuming = len(resuming_lenses(todo, rows, changed, out, config))  # before forget: the failed rows
+            resuming = resuming_lenses(todo, rows, changed, out, config)  # before forget: the failed rows
             # connected (the workers checked) before anything is written: a refused cluster leaves out as it was
             silent: list[str] = []  # workers whose import check gave no answer: not waited for again
             folders_unchecked: dict[str, str] = {}  # workers whose folders were not checked, with why
@@ -632,7 +632,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 done: list[dict[str, Any]], workers: int, scheduler: str | None, progress: bool,
                 client: Any = None, check_folders: bool = False, silent: Sequence[str] = (),
                 folders_unchecked: Mapping[str, str] | None = None,
-                copies_unchecked: Mapping[str, str] | None = None, resuming: int = 0,
+                copies_unchecked: Mapping[str, str] | None = None, resuming: Collection[str] = (),
                 scheduler_file: Path | None = None, no_worker_wait: float | None = None,
                 lacking: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
     """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
@@ -646,8 +646,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     (their import check gave no answer) and those of ``copies_unchecked`` (their tinylens not checked,
     :func:`check_worker_imports`'s answer) are not asked for their tinylens again (:func:`task_copies`,
     :func:`unasked_copies`); those of ``folders_unchecked`` were not asked about the folders
-    (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: how many
-    of ``todo`` resume from a checkpoint, said as the survey starts (:class:`SurveyProgress`);
+    (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: the ids
+    of ``todo`` that resume from a checkpoint, counted as the survey starts and left out of its rate (:class:`SurveyProgress`);
     ``scheduler_file``: the file ``scheduler`` was read from, named if the scheduler is lost.
     ``no_worker_wait`` (default :data:`NO_WORKER_WAIT`; 0: never): once the cluster has had no
     worker for that many seconds (:class:`NoWorkerWatch`), a local cluster's survey cancels its
