@@ -6293,6 +6293,51 @@ def test_the_bar_of_a_million_lenses_keeps_its_counts_and_a_known_eta_whole_on_6
     assert wide.file.getvalue().startswith("survey ") and re.search(r" 0:00:1\d ETA 629:59:\d\d", wide.file.getvalue())
 
 
+def test_the_bar_of_a_resumed_survey_gives_no_eta_from_lenses_finished_from_a_checkpoint(monkeypatch):
+    """rich's ETA on the bar times every lens it is advanced by: in a resumed survey of 4 lenses,
+    lens_a and lens_b, resuming from nearly finished checkpoints, ended 5 s and 9 s in and the bar
+    said 'ETA 0:00:08' for two lenses to fit from the start. The bar of a resumed survey now shows
+    the line's ETA (lenses not resumed, over the time elapsed): none until lens_c, fitted from
+    the start, ends at 30 min, then 30 min for the one left (rich's, timed from lens_a's end:
+    0:14:58)."""
+    import io
+
+    import rich.console
+    from rich.console import Console
+
+    from tinylens.inference import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "draws_live", lambda console: True)
+    now = [0.0]
+    monkeypatch.setattr(rich.console, "monotonic", lambda: now[0])  # rich's clock: the bar's speed and ETA
+
+    def shown(bar: progress.SurveyProgress) -> str:
+        console = Console(file=io.StringIO(), width=200, force_terminal=True, color_system=None)
+        console.print(bar._progress.get_renderable())
+        return console.file.getvalue()
+
+    with progress.SurveyProgress(4, [], enabled=True, clock=lambda: now[0], resuming=["lens_a", "lens_b"]) as bar:
+        for now[0], lens in ((5.0, "lens_a"), (9.0, "lens_b")):
+            bar.update({"lens_id": lens, "status": "ok"})
+        before = shown(bar)
+        now[0] = 1800.0
+        bar.update({"lens_id": "lens_c", "status": "ok"})
+        after = shown(bar)
+    assert " 2/4 2 ok 0 failed 2 left no rate yet (2 finished from a checkpoint) " in before, before
+    assert re.search(r" ETA -:--:--( |$)", before.rstrip()), before
+    left = 1 / (1 / 1800.0)  # the one lens left at lens_c's rate: 1800 s
+    eta = re.search(r" ETA (\d+):(\d\d):(\d\d)( |$)", after.rstrip())
+    assert eta, after
+    hours, minutes, seconds = map(int, eta.groups()[:3])
+    assert hours * 3600 + minutes * 60 + seconds == pytest.approx(left, abs=1), after
+    assert " 3/4 3 ok 0 failed 1 left 2 lenses/h " in after, after
+    # a fresh survey's bar keeps rich's estimate: two lenses 4 s apart, 2 left, 8 s
+    now[0] = 0.0
+    with progress.SurveyProgress(4, [], enabled=True, clock=lambda: now[0]) as bar:
+        for now[0], lens in ((5.0, "lens_a"), (9.0, "lens_b")):
+            bar.update({"lens_id": lens, "status": "ok"})
+        assert re.search(r" ETA 0:00:08( |$)", shown(bar).rstrip()), shown(bar)
+
 def _lens_a_refits(tmp_path: Path) -> tuple[Path, discovery.Lens, Path, deaths.RefitCounts]:
     """A survey's out folder, lens_a with its lens folder made in it, and the RefitCounts of a survey
     that allows 3 deaths a task and has said none against lens_a yet."""
