@@ -633,3 +633,68 @@ def test_the_end_waits_for_the_watchs_thread_as_long_as_its_constant_says(monkey
     watch._thread = types.SimpleNamespace(join=lambda timeout=None: joins.append(timeout))
     watch.__exit__(None, None, None)
     assert joins == [0.25] and watch._stop.is_set()
+
+
+def test_a_second_ctrl_c_while_the_end_waits_for_an_unanswered_stop_still_writes_the_catalogue(tmp_path, monkeypatch):
+    """A Ctrl-C while the watch's stop waited for its unanswered cancel (up to CONNECT_TIMEOUT, 30 s)
+    left the survey's end waiting for the watch as long, with nothing said; a second Ctrl-C then cut
+    the end short before it wrote the catalogue, and catalog.csv stayed as the survey had started (no
+    lens_a, whose row the survey had taken), looking like a result. That wait now cannot skip the
+    catalogue: it is written, then the Ctrl-C stops the survey. (An in-process cluster said to have no
+    worker, the wait 0.5 s, the cancel a stand-in that never answers; both Ctrl-Cs sent as SIGINT to
+    this thread, the second once the end waits for the watch: ~8 s.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import HELD_FITS_RELEASED, echo_truth_path_held, lens_a_taken as noting_lens_a
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path_held)  # lens_c's fit held: the survey still out
+    monkeypatch.setattr(runner, "connected_workers", lambda client: 0)
+    monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "120s")
+    lens_a_taken = noting_lens_a(monkeypatch)
+    (in_rows, ending, left, never), cancels = (threading.Event() for _ in range(4)), []
+    main, in_flight_limit = threading.main_thread().ident, runner._in_flight_limit
+
+    def rows_then_limit(*args, **kwargs):  # asked for more tasks once lens_a's row is in the survey's rows
+        if lens_a_taken.is_set():
+            in_rows.set()
+        return in_flight_limit(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_in_flight_limit", rows_then_limit)
+
+    class Watch(survey_watch.NoWorkerWatch):
+        def __exit__(self, *exc):
+            ending.set()  # the end now waits for the stop under way
+            try:
+                return super().__exit__(*exc)
+            finally:
+                left.set()
+
+    monkeypatch.setattr(runner, "NoWorkerWatch", Watch)
+
+    def unanswered_cancel(futures, *args, **kwargs):  # on the stop's thread: the cluster never answers
+        cancels.append(len(futures))
+        if in_rows.wait(60):
+            signal.pthread_kill(main, signal.SIGINT)  # the first Ctrl-C
+            while ending.wait(60) and not left.wait(1.0):  # the second, while the end waits (sent again
+                signal.pthread_kill(main, signal.SIGINT)  # where it came as the lock's wait began, and was missed)
+        never.wait(300)
+
+    lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_c")]
+    HELD_FITS_RELEASED.clear()
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            monkeypatch.setattr(client, "cancel", unanswered_cancel)
+            try:
+                with pytest.raises(KeyboardInterrupt):
+                    runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=0.5)
+            finally:
+                never.set()
+                HELD_FITS_RELEASED.set()  # lens_c's fit ends: the cluster closes without waiting for it
+    finally:
+        HELD_FITS_RELEASED.clear()
+    assert len(cancels) == 1 and ending.is_set(), cancels  # asked once; the end reached
+    catalog = pd.read_csv(tmp_path / filenames.CATALOG_CSV)
+    assert catalog["lens_id"].tolist() == ["lens_a"] and catalog["status"].tolist() == ["ok"]
+    assert pd.read_parquet(tmp_path / filenames.CATALOG_PARQUET)["lens_id"].tolist() == ["lens_a"]
+    assert not [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name]  # nothing half-written

@@ -929,13 +929,15 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             for thread in list(noting):
                 thread.join(timeout=survey_deaths.MEMORY_EVENT_WAIT + NOTE_JOIN_MARGIN)
         finally:
-            watch.__exit__()
-            events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
-            # stopped early (Ctrl-C, a time limit): a lens whose worker wrote its row before its value came back is fitted
-            for lens in list(lens_of.values()):
-                if lens.lens_id not in rows and (row := written_row(lens, out)) is not None:
-                    rows[lens.lens_id] = row
-            frame = write_catalog(rows, out)
+            try:  # waits for a stop under way, its cancel given CONNECT_TIMEOUT (on_stall): a Ctrl-C meanwhile
+                watch.__exit__()
+            finally:  # (a second one, the first not seeming to act) still writes the catalogue, then stops
+                events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
+                # stopped early (Ctrl-C, a time limit): a lens whose worker wrote its row before its value came back is fitted
+                for lens in list(lens_of.values()):
+                    if lens.lens_id not in rows and (row := written_row(lens, out)) is not None:
+                        rows[lens.lens_id] = row
+                frame = write_catalog(rows, out)
     # not taken back: only where the loop ended without them, its tasks' cancel unanswered (on_stall)
     dropped.extend(lens.lens_id for lens in lens_of.values() if lens.lens_id not in rows)
     if stalled and (dropped or unsent or unfitted):  # every lens back (its row taken): the survey ended, not stopped
