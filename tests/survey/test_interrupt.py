@@ -1025,3 +1025,33 @@ def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path)
     with_only = " ".join(survey_hint(tmp_path, "cmd", chosen=["lens_a", "lens_b"]).split())
     assert "Finished lenses kept: 1 of the 2 chosen by --only (1 ok, 0 failed)" in with_only, with_only
     assert "No lens of the 1 chosen by --only had finished." in survey_hint(tmp_path, "cmd", chosen=["lens_a"])
+
+
+def test_a_ctrl_c_as_a_finished_lens_is_taken_back_keeps_it_in_the_catalogue(tmp_path, monkeypatch):
+    """The survey takes a task out of those it waits for before fetching its value; a Ctrl-C then
+    (the value's fetch, up to CONNECT_TIMEOUT from a busy scheduler) left that lens out of the
+    catalogue written at the end, though its worker had written its ok row and result.json: the
+    catalogue held 0 rows for 1 lens finished. The end now looks for that lens's written row too.
+    (An in-process cluster, the fit a stand-in that writes both files, the Ctrl-C raised right
+    after lens_a's value was fetched: ~3 s.)"""
+    from distributed import Client, LocalCluster
+
+    from survey_mocks import echo_truth_path
+
+    monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
+    fetched = runner._outcome
+
+    def ctrl_c_once_fetched(future, lens, out):
+        outcome = fetched(future, lens, out)
+        assert outcome.status == "finished", outcome  # its worker wrote its row, as the loop would take it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_outcome", ctrl_c_once_fetched)
+    lenses = [discovery.Lens("lens_a", tmp_path / "in" / "lens_a")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, pytest.raises(KeyboardInterrupt):
+        runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=0)
+    written = pd.read_csv(tmp_path / runner.CATALOG_CSV)
+    assert written["lens_id"].tolist() == ["lens_a"] and written["status"].tolist() == ["ok"]
+    assert written["reason"].tolist() == [str(lenses[0].folder / "truth.json")]  # the row its worker wrote
+    assert pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["lens_id"].tolist() == ["lens_a"]

@@ -669,6 +669,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     lost = ""  # the address of the scheduler, once the connection to it was lost
     flushed_at, unflushed = time.monotonic(), 0
     lens_of: dict[Any, Lens] = {}  # the tasks sent and not yet taken back, with their lenses (heartbeat's thread too)
+    taking: list[Lens] = []  # the lens whose task the loop took back last (out of lens_of), until the loop ends
     started: dict[str, int] = {}  # fits of each lens started before its first submission (heartbeat's thread too)
     wait = NO_WORKER_WAIT if no_worker_wait is None else no_worker_wait
     stalled: list[float] = []  # the seconds a local cluster had no worker, once the survey stopped for it
@@ -839,6 +840,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             submit_more()
             for future in completed():
                 lens = lens_of.pop(future)
+                taking[:] = [lens]
                 with keys_lock:
                     keyed.pop(str(future.key), None)
                     dead = task_deaths.pop(str(future.key), [])
@@ -923,6 +925,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     write_catalog(rows, out)
                     flushed_at, unflushed = time.monotonic(), 0
                 submit_more()
+            taking.clear()  # every task taken back, as it ended (dropped, refused, or its row in rows)
             unsent.extend(lens.lens_id for lens in [*held, *queue])  # never submitted: no more are after a task dropped
             # A death just before the last lens came back is still being said (its nanny's memory is
             # asked again after MEMORY_EVENT_WAIT): said before the survey's last lines, not dropped.
@@ -934,7 +937,8 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
             finally:  # (a second one, the first not seeming to act) still writes the catalogue, then stops
                 events.close()  # an event already sent, a worker's removal as the survey stops, is not noted
                 # stopped early (Ctrl-C, a time limit): a lens whose worker wrote its row before its value came back is fitted
-                for lens in list(lens_of.values()):
+                # (one being taken back too, out of lens_of: a Ctrl-C as its value was fetched, its row not yet in rows)
+                for lens in [*taking, *lens_of.values()]:
                     if lens.lens_id not in rows and (row := written_row(lens, out)) is not None:
                         rows[lens.lens_id] = row
                 frame = write_catalog(rows, out)
