@@ -245,9 +245,9 @@ def test_a_stop_whose_cancel_is_not_answered_does_not_strand_a_lens_that_just_ca
     """Unanswered, the stop's cancel emptied the survey's as_completed (its clear) from the watch's
     thread; a task that came back in that instant had been seen by the survey's thread, which then
     took it from the emptied queue and waited for ever. The survey's thread now alone takes from it,
-    ending once the stop gave up its tasks. (An in-process cluster said to have no worker, the wait
-    0.5 s, CONNECT_TIMEOUT 2 s, the cancel a stand-in that never answers; the clear let in right
-    after the survey's thread saw lens_a's task back: ~5 s.)"""
+    ending once the stop gave up its tasks. (An in-process cluster said to have lost its worker once
+    the survey's thread saw lens_a's task back, the wait 0.5 s, CONNECT_TIMEOUT 2 s, the cancel a
+    stand-in that never answers, the clear let in right after: ~6 s.)"""
     import queue as pyqueue
 
     import distributed
@@ -256,7 +256,9 @@ def test_a_stop_whose_cancel_is_not_answered_does_not_strand_a_lens_that_just_ca
     from survey_mocks import echo_truth_path
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
-    monkeypatch.setattr(runner, "connected_workers", lambda client: 0)
+    back = threading.Event()  # lens_a's task seen back by the survey's thread: the cluster then has no worker
+    # (said to have none from the start, the stop came 2.6 s in, before a fit slowed by a loaded machine was back)
+    monkeypatch.setattr(runner, "connected_workers", lambda client: 0 if back.is_set() else 1)
     monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "2s")
     given_up, cleared, never, surveyor = threading.Event(), threading.Event(), threading.Event(), []
     real_answered = survey_cluster.answered
@@ -278,6 +280,7 @@ def test_a_stop_whose_cancel_is_not_answered_does_not_strand_a_lens_that_just_ca
             seen = super().empty()
             if not seen and self.armed and surveyor and threading.current_thread() is surveyor[0]:
                 type(self).armed = False  # lens_a's task seen back: the stop comes now, its cancel unanswered
+                back.set()
                 given_up.wait(60)
                 cleared.wait(2)  # the watch's clear, where it makes one, right after
             return seen
