@@ -644,8 +644,8 @@ def test_a_second_ctrl_c_while_the_end_waits_for_an_unanswered_stop_still_writes
     the end short before it wrote the catalogue, and catalog.csv stayed as the survey had started (no
     lens_a, whose row the survey had taken), looking like a result. That wait now cannot skip the
     catalogue: it is written, then the Ctrl-C stops the survey. (An in-process cluster said to have no
-    worker, the wait 0.5 s, the cancel a stand-in that never answers; both Ctrl-Cs sent as SIGINT to
-    this thread, the second once the end waits for the watch: ~8 s.)"""
+    worker, the wait 0.5 s, the cancel a stand-in that never answers; the first Ctrl-C sent as SIGINT
+    to this thread, the second raised once the end has waited 1 s for the watch's lock: ~4 s.)"""
     from distributed import Client, LocalCluster
 
     from survey_mocks import HELD_FITS_RELEASED, echo_truth_path_held, lens_a_taken as noting_lens_a
@@ -654,7 +654,7 @@ def test_a_second_ctrl_c_while_the_end_waits_for_an_unanswered_stop_still_writes
     monkeypatch.setattr(runner, "connected_workers", lambda client: 0)
     monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "120s")
     lens_a_taken = noting_lens_a(monkeypatch)
-    (in_rows, ending, left, never), cancels = (threading.Event() for _ in range(4)), []
+    (in_rows, ending, never), cancels = (threading.Event() for _ in range(3)), []
     main, in_flight_limit = threading.main_thread().ident, runner._in_flight_limit
 
     def rows_then_limit(*args, **kwargs):  # asked for more tasks once lens_a's row is in the survey's rows
@@ -664,22 +664,31 @@ def test_a_second_ctrl_c_while_the_end_waits_for_an_unanswered_stop_still_writes
 
     monkeypatch.setattr(runner, "_in_flight_limit", rows_then_limit)
 
+    class CutWait:  # the watch's lock: the end's wait for it, the stop under way, cut short by a second Ctrl-C
+        def __init__(self, lock: threading.Lock) -> None:
+            self._lock = lock
+
+        def __enter__(self) -> None:
+            if threading.get_ident() != main:  # the watch's thread: its stop holds the lock
+                self._lock.acquire()
+            elif not self._lock.acquire(timeout=1.0):  # the end waits for the stop under way (a second
+                ending.set()  # SIGINT sent then could come before the lock's wait began, and be missed, or
+                raise KeyboardInterrupt  # a third one after it, in pytest: raised as a Ctrl-C raises it there)
+
+        def __exit__(self, *exc) -> None:
+            self._lock.release()
+
     class Watch(survey_watch.NoWorkerWatch):
-        def __exit__(self, *exc):
-            ending.set()  # the end now waits for the stop under way
-            try:
-                return super().__exit__(*exc)
-            finally:
-                left.set()
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._ending = CutWait(self._ending)
 
     monkeypatch.setattr(runner, "NoWorkerWatch", Watch)
 
     def unanswered_cancel(futures, *args, **kwargs):  # on the stop's thread: the cluster never answers
         cancels.append(len(futures))
         if in_rows.wait(60):
-            signal.pthread_kill(main, signal.SIGINT)  # the first Ctrl-C
-            while ending.wait(60) and not left.wait(1.0):  # the second, while the end waits (sent again
-                signal.pthread_kill(main, signal.SIGINT)  # where it came as the lock's wait began, and was missed)
+            signal.pthread_kill(main, signal.SIGINT)  # the first Ctrl-C, once (the loop's waits are timed)
         never.wait(300)
 
     lenses = [discovery.Lens(name, tmp_path / "in" / name) for name in ("lens_a", "lens_c")]
