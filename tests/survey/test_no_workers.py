@@ -710,3 +710,45 @@ def test_a_second_ctrl_c_while_the_end_waits_for_an_unanswered_stop_still_writes
     assert catalog["lens_id"].tolist() == ["lens_a"] and catalog["status"].tolist() == ["ok"]
     assert pd.read_parquet(tmp_path / filenames.CATALOG_PARQUET)["lens_id"].tolist() == ["lens_a"]
     assert not [p.name for p in tmp_path.rglob("*") if ".tmp" in p.name]  # nothing half-written
+
+
+def test_a_ctrl_c_while_the_end_waits_for_a_stop_under_way_still_ends_the_watchs_thread():
+    """The watch's end set its stop flag only once it held the lock that a stop under way holds
+    (its cancel given up to CONNECT_TIMEOUT): a Ctrl-C in that wait left the flag unset, and the
+    watch's thread went on asking the closed client for its workers every poll until the process
+    ended (a notebook's run_survey: for ever). The flag is now set first: the thread ends once the
+    stop returns. (A stop held on an event, the Ctrl-C raised in the end's wait for the lock: ~1 s.)"""
+    stalling, release, stalls = threading.Event(), threading.Event(), []
+
+    def on_stall(seconds: float) -> None:  # the stop under way, its cancel not answered yet
+        stalls.append(seconds)
+        stalling.set()
+        release.wait(30)
+
+    watch = survey_watch.NoWorkerWatch(lambda: 0, 0.2, on_stall)
+    real = watch._ending
+
+    class CutWait:  # the end's wait for the lock cut short by a Ctrl-C, as one raises it there
+        def __enter__(self) -> None:
+            if threading.current_thread() is threading.main_thread():
+                if not real.acquire(timeout=0.2):
+                    raise KeyboardInterrupt
+            else:
+                real.acquire()
+
+        def __exit__(self, *exc) -> None:
+            real.release()
+
+    watch.__enter__()
+    try:
+        assert stalling.wait(30)
+        watch._ending = CutWait()
+        with pytest.raises(KeyboardInterrupt):
+            watch.__exit__(None, None, None)
+        release.set()  # the stop returns
+        watch._thread.join(10)
+        assert not watch._thread.is_alive(), "the watch's thread goes on after the survey's end"
+        assert len(stalls) == 1
+    finally:
+        release.set()
+        watch._stop.set()

@@ -147,7 +147,8 @@ class NoWorkerWatch:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._stop.set()  # first: a Ctrl-C in the wait below still ends the thread, once the on_stall returns
         with self._ending:  # an on_stall under way finishes first; none is called once this returns
-            self._stop.set()
+            pass
         if self._thread is not None:
             self._thread.join(timeout=NO_WORKER_JOIN_SECONDS)
