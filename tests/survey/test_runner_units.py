@@ -320,6 +320,28 @@ def test_a_lens_resumed_from_a_checkpoint_is_not_timed_in_the_rate_or_the_eta(ca
     assert bar.eta_seconds() == pytest.approx(1800.0)
     assert bar.line() == "survey: 3/4 done (3 ok, 0 failed), 1 left, 2 lenses/h, ETA 30m 00s"
 
+
+def test_a_survey_whose_every_lens_resumed_ends_with_an_eta_of_0s_not_unknown(capsys):
+    """A resumed survey whose lenses to fit all resumed from a checkpoint (none timed in the rate)
+    ended on '3/3 done ..., 0 left, no rate yet (2 finished from a checkpoint), ETA unknown': nothing
+    was left, yet its time was said not known. Its last line now says 'ETA 0s' as a fresh survey's
+    does; before the last lens the ETA stays unknown."""
+    now = [0.0]
+    with progress.SurveyProgress(3, [{"lens_id": "lens_a", "status": "ok"}], enabled=True, clock=lambda: now[0],
+                                 resuming=["lens_b", "lens_c"]) as bar:
+        now[0] = 61.0
+        bar.update({"lens_id": "lens_b", "status": "ok"})
+        assert bar.eta_seconds() == float("inf")
+        now[0] = 130.0
+        bar.update({"lens_id": "lens_c", "status": "failed"})
+        assert bar.eta_seconds() == 0.0
+    assert capsys.readouterr().err.splitlines() == [
+        "survey: 3 lenses, 1 already done, 2 to fit (2 resume from a checkpoint)",
+        "survey: 2/3 done (2 ok, 0 failed), 1 left, no rate yet (1 finished from a checkpoint), ETA unknown",
+        "survey: 3/3 done (2 ok, 1 failed), 0 left, no rate yet (2 finished from a checkpoint), ETA 0s"]
+    # nothing finished in this run (a survey stopped before its first lens): still unknown
+    assert progress.SurveyProgress(2, [], enabled=False, resuming=["x"]).eta_seconds() == float("inf")
+
 # -- lens folders -------------------------------------------------------------------------------
 def _gzipped(path: Path) -> Path:
     """Gzip ``path`` into ``path.gz`` (as archives ship FITS files) and remove it."""

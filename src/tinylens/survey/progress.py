@@ -198,8 +198,11 @@ class SurveyProgress:
 
     def eta_seconds(self) -> float:
         """Time to finish the remaining lenses at this run's :meth:`rate` (inf before its first
-        lens not resumed from a checkpoint)."""
-        return self.left / self.rate() * 3600 if self._fresh else float("inf")
+        lens not resumed from a checkpoint; 0 once none is left, every lens of this run resumed:
+        the last line said 'ETA unknown' for a survey that had ended)."""
+        if self._fresh:
+            return self.left / self.rate() * 3600
+        return 0.0 if self._new and not self.left else float("inf")
 
     def rate_text(self) -> str:
         """``30 lenses/h``, or, where every lens finished in this run resumed from a checkpoint
