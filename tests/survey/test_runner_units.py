@@ -87,6 +87,31 @@ def test_catalog_has_one_row_per_lens_failed_rows_empty(tmp_path):
     assert frame.loc[1, "critical_flags"] == "multimodal" and frame.loc[0, "critical_flags"] == ""
 
 
+def test_a_catalogue_write_stopped_after_the_parquet_leaves_both_files_of_the_earlier_flush(tmp_path, monkeypatch):
+    """The survey wrote catalog.parquet and then catalog.csv, each atomically but one after the
+    other: a Ctrl-C (or a full disk) between the two left the new Parquet (2 lenses) beside the
+    earlier CSV (1 lens). Both are now renamed into place together, or neither, and no temporary is left."""
+    one = {"a": survey_rows.flat_row("a", RESULT)}
+    catalog.write_catalog(one, tmp_path)
+    before = {name: (tmp_path / name).read_bytes() for name in ("catalog.parquet", "catalog.csv")}
+
+    def stopped(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    two = {**one, "b": survey_rows.failed_row("b", "bad image")}
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_csv", stopped)  # the CSV is written after the Parquet
+        with pytest.raises(KeyboardInterrupt):
+            catalog.write_catalog(two, tmp_path)
+    assert list(pd.read_parquet(tmp_path / "catalog.parquet")["lens_id"]) == ["a"]
+    assert list(pd.read_csv(tmp_path / "catalog.csv")["lens_id"]) == ["a"]
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.csv", "catalog.parquet"]
+    catalog.write_catalog(two, tmp_path)  # the next flush writes both
+    for read in (pd.read_parquet(tmp_path / "catalog.parquet"), pd.read_csv(tmp_path / "catalog.csv")):
+        assert list(read["lens_id"]) == ["a", "b"] and list(read["status"]) == ["ok", "failed"]
+
+
 def test_catalog_parquet_is_read_by_astropy_when_empty_and_without_a_warning_per_text_column(tmp_path):
     """A survey stopped by Ctrl-C before its first lens finished leaves a catalog.parquet of no
     rows, which astropy's Table.read, as docs/survey.md suggests, failed on ("max() arg is an
@@ -1200,10 +1225,10 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
     survey_rows.write_row(out / "lenses" / "lens_a", survey_rows.flat_row("lens_a", RESULT))
 
-    def full(path, frame):
+    def full(frames):
         raise OSError(code, os.strerror(code), None if filename is None else str(out / filename))
 
-    monkeypatch.setattr(tables, "write_table", full)
+    monkeypatch.setattr(tables, "write_tables", full)
     result = CliRunner().invoke(app, ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]),
                                       "--out", str(out), "--only", "lens_a", "-q"])
     text = " ".join(result.output.split())
@@ -1225,10 +1250,10 @@ def test_a_full_disk_tells_a_python_caller_to_call_run_survey_again(tmp_path, mo
     (out / "lenses" / "lens_a" / "result.json").write_text(json.dumps(RESULT))
     survey_rows.write_row(out / "lenses" / "lens_a", survey_rows.flat_row("lens_a", RESULT))
 
-    def full(path, frame):
+    def full(frames):
         raise OSError(28, os.strerror(28))
 
-    monkeypatch.setattr(tables, "write_table", full)
+    monkeypatch.setattr(tables, "write_tables", full)
     with pytest.raises(OutputError) as caught:
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False, only=["lens_a"])
     assert "Run the same command (or run_survey call) again after freeing some space" in str(caught.value)

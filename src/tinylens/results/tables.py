@@ -261,6 +261,37 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     is compressed so. A name no file of its format can be written under (``summary.parquet.gz``:
     :func:`~tinylens.results.table_formats.table_name_problem`), or of a format that cannot hold
     ``frame`` (:func:`frame_problem`), is a ValueError, before any writing."""
+    return write_atomic(path, table_writer(path, frame))
+
+
+def write_tables(frames: Mapping[Path, pd.DataFrame]) -> list[Path]:
+    """Write each frame of ``frames`` (path -> frame) as :func:`write_table` writes it, all or none
+    (:func:`~tinylens.atomic.write_together`): a run stopped (Ctrl-C, a full disk) before the last
+    is renamed into place leaves every file as it was, so that copies of one table in two formats
+    (a survey's catalog.parquet and catalog.csv) never hold different runs. Every name and frame is
+    checked (a ValueError, as :func:`write_table` says) before any writing."""
+    writers = {Path(path): table_writer(path, frame) for path, frame in frames.items()}
+    write_together(writers)
+    return list(writers)
+
+
+def table_writer(path: str | Path, frame: pd.DataFrame) -> Callable[[Path], Any]:
+    """What writes ``frame`` to a (temporary) file as :func:`write_table` writes it to ``path``,
+    once the name and frame are checked (a ValueError, as :func:`write_table` says)."""
+    kind, compression = _table_checked(path, frame)
+    if kind == "parquet":
+        return lambda tmp: _write_parquet(tmp, frame)
+    if kind == "json":
+        text = _json_records_text(frame)
+        return lambda tmp: tmp.write_bytes(_compressed(text, compression))
+    if kind in ("fits", "ecsv"):
+        return lambda tmp: tmp.write_bytes(_compressed(_astropy_bytes(frame, kind), compression))
+    return csv_writer(Path(path).name, frame)
+
+
+def _table_checked(path: str | Path, frame: pd.DataFrame) -> tuple[str, str]:
+    """The format and compression of a table ``path`` (:func:`table_format`) that ``frame`` can be
+    written as; a ValueError where it cannot (:func:`write_table`)."""
     problem = table_name_problem(Path(path).name)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written: {problem}.")
@@ -268,13 +299,7 @@ def write_table(path: str | Path, frame: pd.DataFrame) -> Path:
     problem = frame_problem(frame, kind)
     if problem is not None:
         raise ValueError(f"Table {path} cannot be written as {FORMAT_NAMES[kind]}: {problem}.")
-    if kind == "parquet":
-        return write_atomic(path, lambda tmp: _write_parquet(tmp, frame))
-    if kind == "json":
-        return write_json_records(path, frame)
-    if kind in ("fits", "ecsv"):
-        return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(_astropy_bytes(frame, kind), compression)))
-    return write_csv(path, frame)
+    return kind, compression
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
@@ -460,10 +485,15 @@ def write_json_records(path: str | Path, frame: pd.DataFrame) -> Path:
     dtype=False)`` reads it back; without ``dtype=False`` a float column of whole numbers comes
     back as integers), each float in full precision and a missing value as null; one row a line;
     compressed when ``path`` ends in ``.gz``, ``.bz2`` or ``.xz``."""
-    rows = json_records(frame)
-    text = "[\n" + ",\n".join(json.dumps(_jsonable(row)) for row in rows) + "\n]\n"
+    text = _json_records_text(frame)
     compression = table_format(Path(path).name)[1]
     return write_atomic(path, lambda tmp: tmp.write_bytes(_compressed(text, compression)))
+
+
+def _json_records_text(frame: pd.DataFrame) -> str:
+    """``frame`` as :func:`write_json_records` writes it, uncompressed."""
+    rows = json_records(frame)
+    return "[\n" + ",\n".join(json.dumps(_jsonable(row)) for row in rows) + "\n]\n"
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """The survey's catalogue: one row per lens (:func:`catalog_frame`), written atomically as
-``out/catalog.parquet`` and ``out/catalog.csv`` (:func:`write_catalog`) each time the survey
-flushes its rows, so that a reader never sees half a table.
+``out/catalog.parquet`` and ``out/catalog.csv`` together (:func:`write_catalog`) each time the
+survey flushes its rows, so that a reader never sees half a table, nor the two of different flushes.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ def catalog_frame(rows: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def write_catalog(rows: Mapping[str, Mapping[str, Any]], out: str | Path) -> pd.DataFrame:
-    """Write ``catalog.parquet`` and ``catalog.csv`` in ``out`` atomically; return the frame."""
-    from tinylens.results.tables import write_table
+    """Write ``catalog.parquet`` and ``catalog.csv`` in ``out``, both or neither
+    (:func:`~tinylens.results.tables.write_tables`): a survey stopped while writing them (Ctrl-C,
+    a full disk) leaves the two of one flush, never a new Parquet beside an old CSV; return the frame."""
+    from tinylens.results import tables
 
     frame = catalog_frame(rows)
     out = Path(out)
-    write_table(out / CATALOG_PARQUET, frame)
-    write_table(out / CATALOG_CSV, frame)
+    tables.write_tables({out / CATALOG_PARQUET: frame, out / CATALOG_CSV: frame})
     return frame
