@@ -1957,3 +1957,28 @@ def test_write_fits_image_names_a_path_or_array_it_cannot_take(tmp_path):
     assert list(tmp_path.iterdir()) == []
     path = write_fits_image(tmp_path / "image.fits", image.tolist())
     np.testing.assert_array_equal(fits.getdata(path), image)
+
+
+def test_a_dataset_whose_no_data_is_unknown_equals_a_load_with_no_pixel_lacking_data(tmp_path, files):
+    """A Dataset pickled before it kept no_data (None on unpickling) or built by hand was unequal to
+    a fresh load of the same files, whose no_data is all False: both say no pixel lacks data, and
+    they are now equal; one where a data pixel was NaN (a True in no_data) still differs from None."""
+    import dataclasses
+    import pickle
+
+    d = load_quietly(config(), tmp_path)
+    assert d.no_data is not None and not d.no_data.any()
+    older = object.__new__(Dataset)  # as pickle rebuilds a Dataset pickled without the field
+    older.__dict__.update({k: v for k, v in vars(pickle.loads(pickle.dumps(d))).items() if k != "no_data"})
+    assert older.no_data is None
+    assert older == d and d == older and older == dataclasses.replace(d)
+    built = Dataset(data=d.data, noise=d.noise, psf=d.psf, mask=d.mask, pixel_scale=d.pixel_scale, nsub=d.nsub,
+                    data_path=d.data_path, noise_path=d.noise_path, psf_path=d.psf_path)
+    assert built == d
+    image = fits.getdata(files["data_path"])
+    image[2, 3] = np.nan
+    put(files["data_path"], image)
+    holed = load_warning(config(), tmp_path)[0]
+    assert holed.no_data[2, 3] and holed.no_data.sum() == 1
+    assert dataclasses.replace(holed, no_data=None) != holed and holed != dataclasses.replace(holed, no_data=None)
+    assert holed != d  # the data differ (0 where NaN) as before

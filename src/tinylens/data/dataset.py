@@ -114,10 +114,19 @@ class Dataset:
     def __eq__(self, other: object) -> bool:
         """Whether ``other`` is a dataset of equal arrays (NaN equal to NaN), pixel scale,
         ``nsub``, zeropoint and files: the dataclass's own comparison raised numpy's "truth
-        value of an array ... is ambiguous" for two loads of the same data."""
+        value of an array ... is ambiguous" for two loads of the same data. A ``no_data`` of None
+        (a dataset built by hand, or pickled before tinylens kept it) equals one of no True pixel:
+        both say that no pixel is drawn as lacking data, and every use of the two is the same."""
         if not isinstance(other, Dataset):
             return NotImplemented
-        return all(same_value(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+        return all(same_value(*(d._compared(f.name) for d in (self, other))) for f in fields(self))
+
+    def _compared(self, name: str) -> object:
+        """The field ``name`` as :meth:`__eq__` compares it: ``no_data`` of None as no pixel lacking data."""
+        value = getattr(self, name)
+        if name == "no_data" and value is None:
+            return np.zeros(np.shape(self.data), dtype=bool)
+        return value
 
 
 def same_value(a: object, b: object) -> bool:
