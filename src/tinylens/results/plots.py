@@ -484,7 +484,9 @@ def model_figure(problem, theta: np.ndarray, summary_lines: list[str] | None = N
         ax[1, 0].legend(loc="best", fontsize=8, facecolor="black", edgecolor="none", framealpha=0.6, labelcolor="white")
     ax[1, 0].set_xlim(extent[:2])  # a critical curve followed beyond the image is cut at its edge
     ax[1, 0].set_ylim(extent[2:])
-    show_image(fig, ax[1, 1], data - m["lens_light"], "Data - lens light", extent, "data units / pixel", **grey)
+    lens_free = data - m["lens_light"]  # grey where the data is: counted as in the Data title
+    show_image(fig, ax[1, 1], lens_free, "Data - lens light" + no_value_text(lens_free, d.mask), extent,
+               "data units / pixel", **grey)
     src = m["source_plane"]
     sx, sy = problem.source_grid(src.shape)
     s_extent = image_extent(src.shape, float(sx[0, 1] - sx[0, 0]))
