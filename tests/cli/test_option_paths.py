@@ -411,7 +411,7 @@ def _number_option_command(tmp_path: Path, option: str) -> list[str]:
     ("--no-worker-wait", "abc", "--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
      "its cluster has no worker, 0 or more (0: never stop); got 'abc'."),
     ("--no-worker-wait", "1e400", "--no-worker-wait (run_survey's no_worker_wait) takes the seconds a survey waits while "
-     "its cluster has no worker, 0 or more (0: never stop); got 1e400."),
+     "its cluster has no worker, 0 or more (0: never stop); got 1e400 (beyond the range of a float"),
     ("--pixel-scale", "abc", "--pixel-scale must be a number (like 0.074), got 'abc'"),
     ("--pixel-scale", "1e400", "--pixel-scale must be a number (like 0.074), got 1e400 (beyond the range of a float"),
     ("--psf-fwhm", "abc", "--psf-fwhm must be a number (like 0.15), got 'abc'"),
