@@ -1479,3 +1479,37 @@ def test_a_checkpoint_write_on_a_failing_disk_is_said_with_what_to_check(tmp_pat
     assert "the checkpoints written before are kept" in said and "to resume it" in said, said
     assert earlier and checkpoint.read_bytes() == earlier[-1] and not (out / filenames.RESULT).exists()
     assert not [p.name for p in out.iterdir() if ".unfinished-" in p.name]
+
+
+@pytest.mark.parametrize("h5_error", [
+    OSError(errno.EIO, "Unable to synchronously create file (file write failed: time = Tue Dec  8 00:10:43 2026\n, "
+            "filename = '{path}', file descriptor = 3, errno = 5, error message = 'Input/output error', "
+            "buf = 0x565017910a38, total write size = 96, bytes this sub-write = 96, offset = 0)"),
+    OSError("Unable to synchronously create file (unable to open file: name = '{path}', flags = 13, o_flags = 242)"),
+], ids=["h5py_3_16", "no_errno"])
+def test_a_checkpoint_write_h5py_failed_is_said_by_its_one_line_cause_naming_the_checkpoint(tmp_path, data, monkeypatch,
+                                                                                             h5_error):
+    """h5py 3.16 raises a failed write as an OSError with its errno and, as its reason, h5py's whole
+    text (as an LD_PRELOAD pwrite failing with EIO showed: a 'time = ...' line, the hidden temporary's
+    name, buffers and offsets): `tinylens fit`'s paragraph showed all of it, the '.unfinished-' name
+    beside the checkpoint's. It now says the checkpoint and the one-line cause ('Input/output error';
+    for h5py's error with no number, 'Unable to synchronously create file: unable to open file')."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    checkpoint = tmp_path / "output" / filenames.CHECKPOINTS["nautilus"]
+
+    def failing(self, path, overwrite=False):
+        if h5_error.errno is None:
+            raise OSError(h5_error.args[0].replace("{path}", str(path)))
+        raise OSError(h5_error.errno, h5_error.strerror.replace("{path}", str(path)))
+
+    monkeypatch.setattr(nautilus_runner.Sampler, "write", failing)
+    run = CliRunner().invoke(app, ["fit", str(config), "-q"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), (repr(run.exception), said)
+    cause = "Input/output error" if h5_error.errno else "h5py: Unable to synchronously create file: unable to open file"
+    assert f"{checkpoint} cannot be written ({cause}: " in said and "dmesg" in said, said
+    assert "time =" not in said and ".unfinished-" not in said and "buf =" not in said, said

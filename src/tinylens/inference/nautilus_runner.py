@@ -91,26 +91,47 @@ STATS_EVERY_S = 1.0
 
 #: How an h5py error of a failed write gives the system's error number: in its text only.
 H5_ERRNO = re.compile(r"\berrno = (\d+)")
+#: h5py's text of an error: what HDF5 was doing, then in brackets the details of the call that
+#: failed, its first words the cause (``Can't write data (file write failed: time = ..., filename =
+#: '...', ...)``), its other fields a time, the temporary file's hidden name, buffers and offsets.
+H5_CAUSE = re.compile(r"\s*([^(]*?)\s*\(\s*([^:,()=]*[^:,()=\s])")
+
+
+def h5_cause(text: str) -> str:
+    """The one-line cause in h5py's ``text`` of an error (:data:`H5_CAUSE`): ``Can't write data:
+    file write failed`` for ``Can't write data (file write failed: time = ..., filename = ...)``;
+    the text on one line where it is not of that form."""
+    found = H5_CAUSE.match(text)
+    if found is None or not found.group(1):
+        return " ".join(text.split())
+    return f"{found.group(1)}: {found.group(2)}"
 
 
 def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
-    """The OSError (its number, the system's text, ``path``) behind the h5py error ``exc`` of a
-    failed write of the checkpoint ``path``, marked as the write of an output
-    (:func:`~tinylens.errors.written_output`), for the failing disk's message and the fit's resume:
-    h5py says the number only in its text (``RuntimeError: Can't close dataset (file write failed:
-    ..., errno = 28, error message = 'No space left on device', ...)``), or, in an OSError of its
-    own, none at all (``Unable to synchronously create file (...)``, ``Can't write data``: an
-    input/output error, EIO, h5py's text its reason). ``None`` where ``exc`` is an OSError with its
-    number already (:func:`~tinylens.atomic.write_atomic` names the file), or a RuntimeError
-    that names none (not the disk's: raised as it is)."""
+    """The OSError (its number, the system's one-line text, ``path``) behind the h5py error ``exc``
+    of a failed write of the checkpoint ``path``, marked as the write of an output
+    (:func:`~tinylens.errors.written_output`), for the failing disk's message and the fit's resume.
+    h5py says the number in its text (``RuntimeError: Can't close dataset (file write failed:
+    ..., errno = 28, error message = 'No space left on device', ...)``), in an OSError of its own
+    with that text as its reason (h5py 3.16: ``[Errno 5] Unable to synchronously create file (file
+    write failed: time = ..., filename = '.../.checkpoint.unfinished-....hdf5', ...)``, which
+    :func:`~tinylens.atomic.write_atomic` names the checkpoint in), or none at all (older h5py's
+    ``Unable to synchronously create file (...)``, ``Can't write data``: an input/output error, EIO,
+    h5py's cause, :func:`h5_cause`, its reason); the time, the hidden temporary's name and the
+    buffers of h5py's text are left out. ``None`` where ``exc`` is an OSError with its number and
+    the system's own text (:func:`~tinylens.atomic.write_atomic`'s of a write that is not h5py's), or
+    a RuntimeError that names none (not the disk's: raised as it is)."""
+    text = (exc.strerror or "") if isinstance(exc, OSError) and exc.errno is not None else str(exc)
+    found = H5_ERRNO.search(text)
     if isinstance(exc, OSError) and exc.errno is not None:
-        return None
-    found = H5_ERRNO.search(str(exc))
-    if found is not None and int(found.group(1)) != 0:
+        if found is None and "(" not in text:
+            return None  # the system's own text, as write_atomic names it
+        error = OSError(exc.errno, os.strerror(exc.errno) if found else f"h5py: {h5_cause(text)}", str(path))
+    elif found is not None and int(found.group(1)) != 0:
         number = int(found.group(1))
         error = OSError(number, os.strerror(number), str(path))
     elif isinstance(exc, OSError) and type(exc).__module__ == "builtins":
-        error = OSError(errno.EIO, f"h5py: {' '.join(str(exc).split()) or 'write failed'}", str(path))
+        error = OSError(errno.EIO, f"h5py: {h5_cause(str(exc)) or 'write failed'}", str(path))
     else:
         return None
     setattr(error, WRITTEN_ATTR, True)
