@@ -57,9 +57,24 @@ def written_output(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and getattr(exc, WRITTEN_ATTR, False) is True
 
 
+#: The attribute :func:`tinylens.inference.nautilus_runner.h5_system_error` sets on the OSError of a
+#: checkpoint that HDF5 could not lock (ENOLCK: an NFS mount without its lock service), where running
+#: again fails the same way until HDF5 is told not to lock (:data:`H5_LOCKING_OFF`).
+H5_LOCK_ATTR = "tinylens_hdf5_lock"
+#: The environment variable, and its value, that makes HDF5 open its files without locking them.
+H5_LOCKING_OFF = "HDF5_USE_FILE_LOCKING=FALSE"
+
+
+def h5_lock_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is an OSError of HDF5 failing to lock the file it wrote (:data:`H5_LOCK_ATTR`)."""
+    return isinstance(exc, OSError) and getattr(exc, H5_LOCK_ATTR, False) is True
+
+
 def disk_failed_text(exc: OSError) -> str:
     """Why the write of an OSError ``exc`` of :data:`DISK_FAILED` failed, in the user's words, after
     the system's reason: ``the disk, or the network file system it is on, failed the write``."""
+    if h5_lock_failed(exc):
+        return "HDF5 locks each file it writes, and this file system gives no locks (NFS without its lock service)"
     if exc.errno == errno.EFBIG:
         return "the file is larger than the disk, or this user's file size limit (ulimit -f), allows"
     if exc.errno == getattr(errno, "ESTALE", None):
@@ -76,6 +91,16 @@ KEPT_ATTR = "tinylens_kept"
 #: What to check after a write of :data:`DISK_FAILED`, before the command is run again.
 DISK_CHECK = ("check the disk or the network mount of the output folder (dmesg shows the system's disk errors; "
               "df -h that folder, that it is mounted)")
+
+
+def disk_check_text(exc: BaseException) -> str:
+    """What to do, before the command is run again, after a write of :data:`DISK_FAILED` (``exc``):
+    :data:`DISK_CHECK`; for HDF5's lock refused (:func:`h5_lock_failed`), which no disk check
+    mends and a run again meets the same way, to set :data:`H5_LOCKING_OFF`."""
+    if h5_lock_failed(exc):
+        return (f"set the environment variable {H5_LOCKING_OFF} (export {H5_LOCKING_OFF} in the shell or the "
+                "job script; without it, a run again fails the same way)")
+    return DISK_CHECK
 
 
 #: The errors of looking at a path that Path.exists takes for 'nothing there' (pathlib's own list);

@@ -1513,3 +1513,33 @@ def test_a_checkpoint_write_h5py_failed_is_said_by_its_one_line_cause_naming_the
     cause = "Input/output error" if h5_error.errno else "h5py: Unable to synchronously create file: unable to open file"
     assert f"{checkpoint} cannot be written ({cause}: " in said and "dmesg" in said, said
     assert "time =" not in said and ".unfinished-" not in said and "buf =" not in said, said
+
+
+#: h5py 3.16's error where HDF5 could not lock the file it creates (an LD_PRELOAD flock failing with
+#: ENOLCK, as on an NFS mount without its lock service, gave it).
+H5_LOCK_ERROR = ("Unable to synchronously create file (unable to lock file, errno = 37, error message = "
+                 "'No locks available')")
+
+
+def test_a_checkpoint_hdf5_cannot_lock_says_to_set_hdf5_use_file_locking(tmp_path, data, monkeypatch):
+    """On NFS without its lock service HDF5's lock of the checkpoint it writes fails (ENOLCK), which
+    `tinylens fit` said as a failing disk ('check the disk ... dmesg ..., df -h'), though no disk was
+    failing and a run again failed the same way: the fix is HDF5_USE_FILE_LOCKING=FALSE. It now says
+    that HDF5 could not lock the file on this file system and to set that variable, exit 2."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    checkpoint = tmp_path / "output" / filenames.CHECKPOINTS["nautilus"]
+
+    def no_locks(self, path, overwrite=False):
+        raise OSError(errno.ENOLCK, H5_LOCK_ERROR)
+
+    monkeypatch.setattr(nautilus_runner.Sampler, "write", no_locks)
+    run = CliRunner().invoke(app, ["fit", str(config), "-q"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), (repr(run.exception), said)
+    assert f"{checkpoint} cannot be written (No locks available: HDF5 locks each file it writes" in said, said
+    assert "set the environment variable HDF5_USE_FILE_LOCKING=FALSE" in said and "to resume it" in said, said
+    assert "dmesg" not in said and "Traceback" not in said, said

@@ -6724,3 +6724,48 @@ def test_a_failing_disks_write_of_the_checkpoint_keeps_the_checkpoints_for_the_r
         ["sampled so far"] * len(filenames.checkpoint_names()))
     read = OSError(errno.EIO, os.strerror(errno.EIO), str(checkpoint))  # not a write's: the file may be damaged
     assert task.checkpoint_may_be_cause(read, folder) and not task.checkpoint_may_be_cause(raised.value, folder)
+
+
+def test_a_lens_whose_checkpoint_hdf5_cannot_lock_says_in_its_row_to_set_hdf5_use_file_locking(tmp_path, monkeypatch):
+    """On NFS without its lock service HDF5's lock of the checkpoint it writes fails (h5py's OSError,
+    errno 37, ENOLCK); the lens's row said a failing disk ('Check that disk or network mount (dmesg,
+    df -h)'), though retrying fails the same way until HDF5_USE_FILE_LOCKING=FALSE is set. The row
+    now says HDF5 could not lock the file and to set that variable; an ENOLCK of tinylens's own
+    writer (os.fsync on such a mount) is still said as the network file system's, with dmesg."""
+    import errno
+
+    from tinylens.inference import nautilus_runner
+    from tinylens.results.tables import write_json
+
+    lens = discovery.Lens("lens_a", tmp_path / "lenses_in" / "lens_a")
+    monkeypatch.chdir(tmp_path)  # a path of the same length under any tmp folder
+    out = Path("survey")
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    checkpoint = folder / filenames.CHECKPOINTS["nautilus"]
+
+    def no_locks(path):
+        raise OSError(errno.ENOLCK, "Unable to synchronously create file (unable to lock file, errno = 37, "
+                      "error message = 'No locks available')")
+
+    sampler = types.SimpleNamespace(_write_whole=no_locks)
+    with pytest.raises(OSError) as caught:
+        nautilus_runner.CheckpointedSampler._save(sampler, checkpoint, force=True)
+    reason = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)["reason"]
+    assert reason.startswith(f"{checkpoint} cannot be written (No locks available: HDF5 locks each file"), reason
+    assert "Export HDF5_USE_FILE_LOCKING=FALSE where the survey and its workers start" in reason, reason
+    assert "dmesg" not in reason, reason
+    assert reason.endswith("--retry-failed (run_survey: retry_failed=True).") and "characters cut" not in reason, reason
+
+    def fsync_no_locks(fd):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    real = os.fsync
+    monkeypatch.delenv("TINYLENS_FSYNC", raising=False)
+    monkeypatch.setattr(os, "fsync", fsync_no_locks)
+    with pytest.raises(OSError) as caught:
+        write_json(folder / filenames.RESULT, {"new": True})
+    monkeypatch.setattr(os, "fsync", real)
+    reason = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)["reason"]
+    assert "the network file system could not give a lock" in reason and "dmesg" in reason, reason
+    assert "HDF5" not in reason, reason

@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
-from tinylens.errors import (DISK_CHECK, DISK_FAILED, KEPT_ATTR, ON_COMMAND_LINE, UNWRITABLE, TinyLensError, disk_failed_text,
+from tinylens.errors import (DISK_FAILED, KEPT_ATTR, ON_COMMAND_LINE, UNWRITABLE, TinyLensError, disk_check_text, disk_failed_text,
                              failed_write_left_text, ls_command, out_of_memory, written_output)
 from tinylens.interrupts import AT_END_ATTR, TerminateAsInterrupt, UnswallowedInterrupt, interrupt_behind
 from tinylens.paths import NAME_MAX, PATH_MAX, limit_text, name_max_said, name_too_long
@@ -157,7 +157,7 @@ def disk_failed_cli_text(exc: OSError, command: str | None = None) -> str:
     kept = getattr(exc, KEPT_ATTR, None)  # what the command said it keeps (a fit: its checkpoints, or none)
     if isinstance(kept, str):
         return f"{said}, {kept}"
-    return f"{said}: {DISK_CHECK}, then run the same command again{RERUN_RESUMES.get(command or '', '')}."
+    return f"{said}: {disk_check_text(exc)}, then run the same command again{RERUN_RESUMES.get(command or '', '')}."
 
 
 def memory_keys(config: str | os.PathLike[str] | None = None) -> str:

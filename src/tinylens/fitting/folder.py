@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinylens import filenames
-from tinylens.errors import (DISK_CHECK, DISK_FAILED, DISK_FULL, FIT_RERUN, KEPT_ATTR, OUTPUT_FOLDER_CHOICE, ConfigValueError, OutputError,
-                             in_config_file, outside_stacklevel, written_output)
+from tinylens.errors import (DISK_FAILED, DISK_FULL, FIT_RERUN, KEPT_ATTR, OUTPUT_FOLDER_CHOICE, ConfigValueError, OutputError,
+                             disk_check_text, in_config_file, outside_stacklevel, written_output)
 
 if TYPE_CHECKING:
     from tinylens.config.schema import Config
@@ -168,7 +168,8 @@ def disk_full_reported(folder: Path, sampler: bool = True, resumed: bool = True,
             ) from None
         if exc.errno in DISK_FAILED and written_output(exc):  # a failing disk's (EIO) or NFS's (ESTALE): raised as
             # it is (a survey's worker retries the lens), with what is kept for the command line's message
-            setattr(exc, KEPT_ATTR, _kept_text(sampler, resumed, f"{DISK_CHECK}, then run the fit again", section))
+            setattr(exc, KEPT_ATTR, _kept_text(sampler, resumed, f"{disk_check_text(exc)}, then run the fit again",
+                                               section))
             raise
         if exc.errno not in DISK_FULL:
             raise

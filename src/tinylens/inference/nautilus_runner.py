@@ -46,7 +46,7 @@ from sklearn.neural_network import MLPRegressor
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, outside_stacklevel,
-                             WRITTEN_ATTR, priors_and_data)
+                             H5_LOCK_ATTR, WRITTEN_ATTR, priors_and_data)
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_RECORDED_CALLS,
@@ -135,6 +135,8 @@ def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
     else:
         return None
     setattr(error, WRITTEN_ATTR, True)
+    if error.errno == errno.ENOLCK:  # HDF5 locks the file it writes: an NFS mount without its lock service refused
+        setattr(error, H5_LOCK_ATTR, True)
     return error
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tinylens import filenames
-from tinylens.errors import (DISK_FAILED, REPLACED_ATTR, ConvergenceWarning, MethodNotInstalledError, SURVEY_FOLDER_CHOICE,
-                             SURVEY_RERUN, TinyLensError, UNWRITABLE, disk_failed_text, ls_command, out_of_memory,
+from tinylens.errors import (DISK_FAILED, H5_LOCKING_OFF, REPLACED_ATTR, ConvergenceWarning, MethodNotInstalledError, SURVEY_FOLDER_CHOICE,
+                             SURVEY_RERUN, TinyLensError, UNWRITABLE, disk_failed_text, h5_lock_failed, ls_command, out_of_memory,
                              written_output)
 from tinylens.precision import get_precision
 from tinylens.survey.attempts import fit_digest, lens_lock, note_attempt
@@ -103,9 +103,11 @@ def disk_failed_reason(exc: BaseException) -> str | None:
     reason = exc.strerror or type(exc).__name__
     left = ("it is whole and in place, but a crash may yet lose its rename" if getattr(exc, REPLACED_ATTR, False) is True
             else "nothing is half-written, the earlier file kept")
-    return one_line(f"{path} cannot be written ({reason}: {disk_failed_text(exc)}); {left}. Check that disk or "
-                    f"network mount (dmesg, df -h), then run {SURVEY_RERUN} again with --retry-failed "
-                    "(run_survey: retry_failed=True).")
+    check = (f"Export {H5_LOCKING_OFF} where the survey and its workers start (without it a run again fails the "
+             "same way)" if h5_lock_failed(exc)
+             else "Check that disk or network mount (dmesg, df -h)")
+    return one_line(f"{path} cannot be written ({reason}: {disk_failed_text(exc)}); {left}. {check}, then run "
+                    f"{SURVEY_RERUN} again with --retry-failed (run_survey: retry_failed=True).")
 
 
 def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
