@@ -6682,7 +6682,8 @@ def test_a_lens_failed_by_a_failing_disk_says_in_its_row_what_to_check_and_how_t
     row = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)
     reason = row["reason"]
     assert row["status"] == "failed" and survey_rows.read_row(folder / filenames.ROW, "lens_a") == row
-    assert reason.startswith(f"{checkpoint} cannot be written (Input/output error: the disk"), reason
+    assert reason.startswith("checkpoint.hdf5 cannot be written (Input/output error: the disk"), reason
+    assert f"Its path: {checkpoint}. Check" in reason, reason
     assert "dmesg" in reason and reason.endswith("--retry-failed (run_survey: retry_failed=True)."), reason
     assert "\n" not in reason and len(reason) <= survey_rows.MAX_REASON and "characters cut" not in reason, reason
     assert "nothing is half-written, the earlier file kept" in reason, reason
@@ -6752,8 +6753,8 @@ def test_a_lens_whose_checkpoint_hdf5_cannot_lock_says_in_its_row_to_set_hdf5_us
     with pytest.raises(OSError) as caught:
         nautilus_runner.CheckpointedSampler._save(sampler, checkpoint, force=True)
     reason = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)["reason"]
-    assert reason.startswith(f"{checkpoint} cannot be written (No locks available: HDF5 locks each file"), reason
-    assert "Export HDF5_USE_FILE_LOCKING=FALSE where the survey and its workers start" in reason, reason
+    assert reason.startswith("checkpoint.hdf5 cannot be written (No locks available: HDF5 locks each file"), reason
+    assert "Export HDF5_USE_FILE_LOCKING=FALSE for the survey and its workers" in reason, reason
     assert "dmesg" not in reason, reason
     assert reason.endswith("--retry-failed (run_survey: retry_failed=True).") and "characters cut" not in reason, reason
 
@@ -6769,3 +6770,43 @@ def test_a_lens_whose_checkpoint_hdf5_cannot_lock_says_in_its_row_to_set_hdf5_us
     reason = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)["reason"]
     assert "the network file system could not give a lock" in reason and "dmesg" in reason, reason
     assert "HDF5" not in reason, reason
+
+
+@pytest.mark.parametrize("code", ["EIO", "ENOLCK"])
+def test_a_failing_disks_row_reason_under_a_long_path_cuts_the_path_not_the_reason_or_advice(tmp_path, monkeypatch,
+                                                                                             code):
+    """The row reason of a lens whose checkpoint a failing disk refused began with the file's whole
+    path, so the middle cut to MAX_REASON (500) took, for a path over about 190 characters, the
+    system's reason and what it means, and over about 400 the file's name. The reason now begins
+    with the file's name, the system's reason and what is left, then the path, cut in its middle
+    where it must be (its end, the lens's folder and the file, kept), then the advice, whole; for
+    HDF5's lock refused (ENOLCK, h5py's text) too, whose advice is longer."""
+    import errno
+
+    from tinylens.inference import nautilus_runner
+
+    lens = discovery.Lens("lens_a", tmp_path / "lenses_in" / "lens_a")
+    out = tmp_path / ("d" * 200) / ("e" * 200) / "survey"  # 400 characters and the tmp folder's, however long
+    folder = lens.output(out)
+    folder.mkdir(parents=True)
+    checkpoint = folder / filenames.CHECKPOINTS["nautilus"]
+    number = getattr(errno, code)
+    text = ("Unable to synchronously create file (unable to lock file, errno = 37, error message = 'No locks "
+            "available')" if code == "ENOLCK" else os.strerror(number))
+
+    def failing(path):
+        raise OSError(number, text)
+
+    with pytest.raises(OSError) as caught:
+        nautilus_runner.CheckpointedSampler._save(types.SimpleNamespace(_write_whole=failing), checkpoint, force=True)
+    reason = runner._task_row(runner._Outcome("error", error=caught.value), lens, out)["reason"]
+    said = os.strerror(number)
+    assert len(reason) <= survey_rows.MAX_REASON and "\n" not in reason, reason
+    assert reason.startswith(f"checkpoint.hdf5 cannot be written ({said}: "), reason
+    meaning = "HDF5 locks each file it writes" if code == "ENOLCK" else "the disk, or the network file system"
+    assert meaning in reason and "nothing is half-written, the earlier file kept. Its path: " in reason, reason
+    assert "characters cut]..." in reason and "/lenses/lens_a/checkpoint.hdf5. " in reason, reason
+    advice = ("Export HDF5_USE_FILE_LOCKING=FALSE for the survey and its workers" if code == "ENOLCK"
+              else "Check that disk or network mount (dmesg, df -h)")
+    assert reason.endswith(f"/lens_a/checkpoint.hdf5. {advice}"
+                           + reason.split(advice, 1)[1]) and reason.endswith("retry_failed=True)."), reason

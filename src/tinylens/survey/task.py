@@ -94,20 +94,42 @@ def disk_failed_reason(exc: BaseException) -> str | None:
     """The reason of a lens whose fit failed (after its retries) because a failing disk refused the
     write of one of its outputs (``exc``: an OSError of :data:`~tinylens.errors.DISK_FAILED`, EIO or
     NFS's ESTALE, that tinylens's writer raised, :func:`~tinylens.errors.written_output`), one line:
-    the file, the system's reason and what it means, what is left, what to check and how to fit it
-    again: the command line's paragraph of a fit (:func:`tinylens.cli.common.disk_failed_cli_text`),
-    said short; ``None`` for any other error."""
+    the file's name, the system's reason and what it means, what is left, the file's path, what to
+    check and how to fit it again: the command line's paragraph of a fit
+    (:func:`tinylens.cli.common.disk_failed_cli_text`), said short; ``None`` for any other error.
+    Within :data:`MAX_REASON`, where only the path is cut (:func:`path_cut`), in its middle: a long
+    path, cut in the middle of the whole by :func:`~tinylens.survey.rows.row_text`, took the
+    system's reason, or the file's name, with it."""
     if not (isinstance(exc, OSError) and exc.errno in DISK_FAILED and written_output(exc)) or exc.filename is None:
         return None
     path = Path(os.fsdecode(exc.filename))
     reason = exc.strerror or type(exc).__name__
     left = ("it is whole and in place, but a crash may yet lose its rename" if getattr(exc, REPLACED_ATTR, False) is True
             else "nothing is half-written, the earlier file kept")
-    check = (f"Export {H5_LOCKING_OFF} where the survey and its workers start (without it a run again fails the "
-             "same way)" if h5_lock_failed(exc)
+    check = (f"Export {H5_LOCKING_OFF} for the survey and its workers (a run again without it fails too)"
+             if h5_lock_failed(exc)
              else "Check that disk or network mount (dmesg, df -h)")
-    return one_line(f"{path} cannot be written ({reason}: {disk_failed_text(exc)}); {left}. {check}, then run "
-                    f"{SURVEY_RERUN} again with --retry-failed (run_survey: retry_failed=True).")
+    head = " ".join(f"{path.name} cannot be written ({reason}: {disk_failed_text(exc)}); {left}. Its path:".split())
+    tail = " ".join(f"{check}, then run {SURVEY_RERUN} again with --retry-failed (run_survey: retry_failed=True).".split())
+    where = " ".join(str(path).split())
+    return one_line(f"{head} {path_cut(where, MAX_REASON - len(head) - len(tail) - 3)}. {tail}")
+
+
+#: The fewest characters of a path that :func:`path_cut` cuts to; with less room, the whole is cut
+#: by :func:`~tinylens.survey.rows.row_text`.
+MIN_PATH_ROOM = 60
+
+
+def path_cut(path: str, room: int) -> str:
+    """``path`` whole where it has at most ``room`` characters; else its start and, three times as
+    long, its end (the lens's folder and the file's name) with how much was cut between them
+    (``/scratch/u...[212 characters cut].../lenses/lens_a/checkpoint.hdf5``), within ``room`` (or
+    :data:`MIN_PATH_ROOM`, where ``room`` is less)."""
+    if len(path) <= room:
+        return path
+    kept = max(room, MIN_PATH_ROOM) - len(f"...[{len(path)} characters cut]...")
+    head, tail = path[: kept // 4], path[len(path) - (kept - kept // 4):]
+    return f"{head}...[{len(path) - len(head) - len(tail)} characters cut]...{tail}"
 
 
 def fit_lens(lens_id: str, config: dict[str, Any], lens_out: str, truth_path: str | None = None,
