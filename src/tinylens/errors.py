@@ -57,7 +57,7 @@ def written_output(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and getattr(exc, WRITTEN_ATTR, False) is True
 
 
-#: The attribute :func:`tinylens.inference.nautilus_runner.h5_system_error` sets on the OSError of a
+#: The attribute :func:`tinylens.inference.common.h5_system_error` sets on the OSError of a
 #: checkpoint that HDF5 could not lock (ENOLCK: an NFS mount without its lock service), where running
 #: again fails the same way until HDF5 is told not to lock (:data:`H5_LOCKING_OFF`).
 H5_LOCK_ATTR = "tinylens_hdf5_lock"

@@ -1543,3 +1543,45 @@ def test_a_checkpoint_hdf5_cannot_lock_says_to_set_hdf5_use_file_locking(tmp_pat
     assert f"{checkpoint} cannot be written (No locks available: HDF5 locks each file it writes" in said, said
     assert "set the environment variable HDF5_USE_FILE_LOCKING=FALSE" in said and "to resume it" in said, said
     assert "dmesg" not in said and "Traceback" not in said, said
+
+
+@pytest.mark.skipif("save_evaluation_history" not in dynesty_runner.SAMPLER_KEYS,
+                    reason="dynesty < 3.0 has no evaluation history")
+def test_a_failing_disk_emptying_dynestys_history_on_a_resume_is_said_not_a_traceback(tmp_path, data, monkeypatch):
+    """A stopped dynesty fit resumed with save_evaluation_history on starts its history file and
+    empties dynesty's 10,000 rows of room (_empty_history); h5py's error of a disk failing that
+    write (h5py 3.16's OSError, errno 5 and its whole text) was taken for the checkpoint's: 'The
+    checkpoint .../checkpoint_dynesty.pkl could not be read (OSError: [Errno 5] Unable to
+    synchronously open file (...))', the checkpoint deleted and the sampling started again (on a disk
+    still failing, dynesty's own write of the history then ended in a traceback). It is now the
+    failing disk's paragraph naming the history file, exit 2, the checkpoint kept byte for byte."""
+    import h5py
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path, {"type": "sampler", "method": "dynesty", "settings": {"maxcall": 300}}, data)
+    out = tmp_path / "output"
+    runner = CliRunner()
+    first = runner.invoke(app, ["fit", str(config), "-q"])
+    assert first.exit_code == 0 and (out / filenames.CHECKPOINTS["dynesty"]).is_file(), first.output
+    _set_settings(config, maxcall=600, save_evaluation_history=True)
+    history = out / filenames.DYNESTY_HISTORY
+    checkpoint = out / filenames.CHECKPOINTS["dynesty"]
+    earlier = checkpoint.read_bytes()
+    real = h5py.File
+
+    def failing(name, mode="r", *args, **kwargs):
+        if mode == "r+" and os.fspath(name) == str(history):
+            raise OSError(errno.EIO, "Unable to synchronously open file (file write failed: time = Tue Dec  8 "
+                          f"00:10:43 2026\n, filename = '{name}', file descriptor = 3, errno = 5, error message = "
+                          "'Input/output error', buf = 0x5650, total write size = 96, offset = 0)")
+        return real(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(dynesty_runner.h5py, "File", failing)
+    run = runner.invoke(app, ["fit", str(config), "-q"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), (repr(run.exception), said)
+    assert f"{history} cannot be written (Input/output error: the disk" in said and "dmesg" in said, said
+    assert "Traceback" not in said and "time =" not in said and "could not be read" not in said, said
+    assert checkpoint.read_bytes() == earlier

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import errno
 import hashlib
 import inspect
 import json
+import os
+import re
 import signal
 import time
 import warnings
@@ -19,11 +22,62 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import show, whole_float_note
-from tinylens.errors import (BEYOND_FLOAT, OUTPUT_FOLDER_CHOICE, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, key_name,
+from tinylens.errors import (BEYOND_FLOAT, H5_LOCK_ATTR, OUTPUT_FOLDER_CHOICE, WRITTEN_ATTR, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, key_name,
                              OutputError, did_you_mean, ls_command, no_float_holds, out_of_memory,
-                             outside_stacklevel)
+                             outside_stacklevel, written_output)
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, interrupt_behind, terminate_stops_here
 from tinylens.atomic import remove_unfinished, write_atomic
+
+
+#: How an h5py error of a failed write gives the system's error number: in its text only.
+H5_ERRNO = re.compile(r"\berrno = (\d+)")
+#: h5py's text of an error: what HDF5 was doing, then in brackets the details of the call that
+#: failed, its first words the cause (``Can't write data (file write failed: time = ..., filename =
+#: '...', ...)``), its other fields a time, the temporary file's hidden name, buffers and offsets.
+H5_CAUSE = re.compile(r"\s*([^(]*?)\s*\(\s*([^:,()=]*[^:,()=\s])")
+
+
+def h5_cause(text: str) -> str:
+    """The one-line cause in h5py's ``text`` of an error (:data:`H5_CAUSE`): ``Can't write data:
+    file write failed`` for ``Can't write data (file write failed: time = ..., filename = ...)``;
+    the text on one line where it is not of that form."""
+    found = H5_CAUSE.match(text)
+    if found is None or not found.group(1):
+        return " ".join(text.split())
+    return f"{found.group(1)}: {found.group(2)}"
+
+
+def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
+    """The OSError (its number, the system's one-line text, ``path``) behind the h5py error ``exc``
+    of a failed write of the checkpoint ``path``, marked as the write of an output
+    (:func:`~tinylens.errors.written_output`), for the failing disk's message and the fit's resume.
+    h5py says the number in its text (``RuntimeError: Can't close dataset (file write failed:
+    ..., errno = 28, error message = 'No space left on device', ...)``), in an OSError of its own
+    with that text as its reason (h5py 3.16: ``[Errno 5] Unable to synchronously create file (file
+    write failed: time = ..., filename = '.../.checkpoint.unfinished-....hdf5', ...)``, which
+    :func:`~tinylens.atomic.write_atomic` names the checkpoint in), or none at all (older h5py's
+    ``Unable to synchronously create file (...)``, ``Can't write data``: an input/output error, EIO,
+    h5py's cause, :func:`h5_cause`, its reason); the time, the hidden temporary's name and the
+    buffers of h5py's text are left out. ``None`` where ``exc`` is an OSError with its number and
+    the system's own text (:func:`~tinylens.atomic.write_atomic`'s of a write that is not h5py's), or
+    a RuntimeError that names none (not the disk's: raised as it is)."""
+    text = (exc.strerror or "") if isinstance(exc, OSError) and exc.errno is not None else str(exc)
+    found = H5_ERRNO.search(text)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if found is None and "(" not in text:
+            return None  # the system's own text, as write_atomic names it
+        error = OSError(exc.errno, os.strerror(exc.errno) if found else f"h5py: {h5_cause(text)}", str(path))
+    elif found is not None and int(found.group(1)) != 0:
+        number = int(found.group(1))
+        error = OSError(number, os.strerror(number), str(path))
+    elif isinstance(exc, OSError) and type(exc).__module__ == "builtins":
+        error = OSError(errno.EIO, f"h5py: {h5_cause(str(exc)) or 'write failed'}", str(path))
+    else:
+        return None
+    setattr(error, WRITTEN_ATTR, True)
+    if error.errno == errno.ENOLCK:  # HDF5 locks the file it writes: an NFS mount without its lock service refused
+        setattr(error, H5_LOCK_ATTR, True)
+    return error
 
 T = TypeVar("T")
 
@@ -302,12 +356,16 @@ def resumes(settings: Mapping[str, Any] | None) -> bool:
 def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool) -> tuple[T, bool]:
     """``(build(resume), resume)``, or, when reading the checkpoint at ``path`` fails (a file cut
     short by a full disk or an older tinylens killed while writing), a warning that names it,
-    the file deleted and ``(build(False), False)``: the run starts again instead of stopping."""
+    the file deleted and ``(build(False), False)``: the run starts again instead of stopping. An
+    error of writing an output meanwhile (:func:`~tinylens.errors.written_output`: a failing disk
+    refusing dynesty's evaluation history) is not the checkpoint's: raised, the checkpoint kept."""
     if not resume or path is None:
         return build(False), False
     try:
         return build(True), True
     except Exception as err:  # noqa: BLE001 (any failure to read it; a real bug fails again below)
+        if written_output(err):
+            raise
         reason = f"{type(err).__name__}: {str(err).strip() or 'unreadable'}"
         warnings.warn(f"The checkpoint {path} could not be read ({reason}); it is deleted and the sampling "
                       "starts again.", CheckpointWarning, stacklevel=outside_stacklevel())

@@ -67,6 +67,7 @@ from tinylens.inference.common import (
     check_settings,
     fingerprint,
     fingerprint_parts,
+    h5_system_error,
     keys_in_order,
     keyword_names,
     others_to,
@@ -435,12 +436,21 @@ def _resume_history(loglikelihood, path: str, n_calls: int) -> None:
     evaluations, and loses those made after it, as the sampler does. A file that no longer holds
     them (removed meanwhile, or another ``history_filename``) is started again with the evaluations
     the checkpoint had not saved. Where that leaves out some of the ``n_calls`` the checkpoint's
-    runs made (the history was off for them, or saved in another file), a CheckpointWarning says so."""
+    runs made (the history was off for them, or saved in another file), a CheckpointWarning says so.
+    h5py's error of a disk failing the history's writes is said as the write of an output naming
+    ``path`` (:func:`~tinylens.inference.common.h5_system_error`): the failing disk's message, the
+    checkpoint kept (:func:`~tinylens.inference.common.open_checkpoint`)."""
     loglikelihood.history_filename = path
     loglikelihood.save_evaluation_history = True
     if _history_rows(path) < loglikelihood.evaluation_history_counter:  # -1 for a missing file
-        loglikelihood.history_init()
-        _empty_history(path)
+        try:
+            loglikelihood.history_init()
+            _empty_history(path)
+        except (RuntimeError, OSError) as exc:  # h5py's of a failing disk: the write of an output, not the checkpoint's
+            error = h5_system_error(exc, path)
+            if error is None:
+                raise
+            raise error from exc
     missing = n_calls - loglikelihood.evaluation_history_counter - len(loglikelihood.evaluation_history)
     if missing > 0:
         warnings.warn(f"dynesty's evaluation history {path} holds the likelihood calls of this fit from its resume "

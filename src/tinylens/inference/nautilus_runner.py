@@ -24,13 +24,10 @@ Settings (``config.inference.settings``), TinyLensGpu's names first:
 
 from __future__ import annotations
 
-import errno
 import inspect
 import io
 import json
 import math
-import os
-import re
 import sys
 import time
 import warnings
@@ -46,7 +43,7 @@ from sklearn.neural_network import MLPRegressor
 from tinylens import filenames
 from tinylens.config.schema import show
 from tinylens.errors import (CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, outside_stacklevel,
-                             H5_LOCK_ATTR, WRITTEN_ATTR, priors_and_data)
+                             priors_and_data)
 from tinylens.inference import InferenceResult
 from tinylens.inference.common import (
     MAX_RECORDED_CALLS,
@@ -59,6 +56,7 @@ from tinylens.inference.common import (
     check_settings,
     fingerprint,
     fingerprint_parts,
+    h5_system_error,
     keyword_names,
     number_error,
     others_to,
@@ -87,57 +85,6 @@ F_LIVE_ATTR = "tinylens_f_live"
 PARTS_ATTR = "tinylens_parts"
 #: Seconds between two computations of the status line's statistics (f_live sorts every point).
 STATS_EVERY_S = 1.0
-
-
-#: How an h5py error of a failed write gives the system's error number: in its text only.
-H5_ERRNO = re.compile(r"\berrno = (\d+)")
-#: h5py's text of an error: what HDF5 was doing, then in brackets the details of the call that
-#: failed, its first words the cause (``Can't write data (file write failed: time = ..., filename =
-#: '...', ...)``), its other fields a time, the temporary file's hidden name, buffers and offsets.
-H5_CAUSE = re.compile(r"\s*([^(]*?)\s*\(\s*([^:,()=]*[^:,()=\s])")
-
-
-def h5_cause(text: str) -> str:
-    """The one-line cause in h5py's ``text`` of an error (:data:`H5_CAUSE`): ``Can't write data:
-    file write failed`` for ``Can't write data (file write failed: time = ..., filename = ...)``;
-    the text on one line where it is not of that form."""
-    found = H5_CAUSE.match(text)
-    if found is None or not found.group(1):
-        return " ".join(text.split())
-    return f"{found.group(1)}: {found.group(2)}"
-
-
-def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
-    """The OSError (its number, the system's one-line text, ``path``) behind the h5py error ``exc``
-    of a failed write of the checkpoint ``path``, marked as the write of an output
-    (:func:`~tinylens.errors.written_output`), for the failing disk's message and the fit's resume.
-    h5py says the number in its text (``RuntimeError: Can't close dataset (file write failed:
-    ..., errno = 28, error message = 'No space left on device', ...)``), in an OSError of its own
-    with that text as its reason (h5py 3.16: ``[Errno 5] Unable to synchronously create file (file
-    write failed: time = ..., filename = '.../.checkpoint.unfinished-....hdf5', ...)``, which
-    :func:`~tinylens.atomic.write_atomic` names the checkpoint in), or none at all (older h5py's
-    ``Unable to synchronously create file (...)``, ``Can't write data``: an input/output error, EIO,
-    h5py's cause, :func:`h5_cause`, its reason); the time, the hidden temporary's name and the
-    buffers of h5py's text are left out. ``None`` where ``exc`` is an OSError with its number and
-    the system's own text (:func:`~tinylens.atomic.write_atomic`'s of a write that is not h5py's), or
-    a RuntimeError that names none (not the disk's: raised as it is)."""
-    text = (exc.strerror or "") if isinstance(exc, OSError) and exc.errno is not None else str(exc)
-    found = H5_ERRNO.search(text)
-    if isinstance(exc, OSError) and exc.errno is not None:
-        if found is None and "(" not in text:
-            return None  # the system's own text, as write_atomic names it
-        error = OSError(exc.errno, os.strerror(exc.errno) if found else f"h5py: {h5_cause(text)}", str(path))
-    elif found is not None and int(found.group(1)) != 0:
-        number = int(found.group(1))
-        error = OSError(number, os.strerror(number), str(path))
-    elif isinstance(exc, OSError) and type(exc).__module__ == "builtins":
-        error = OSError(errno.EIO, f"h5py: {h5_cause(str(exc)) or 'write failed'}", str(path))
-    else:
-        return None
-    setattr(error, WRITTEN_ATTR, True)
-    if error.errno == errno.ENOLCK:  # HDF5 locks the file it writes: an NFS mount without its lock service refused
-        setattr(error, H5_LOCK_ATTR, True)
-    return error
 
 
 def _settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
