@@ -1585,3 +1585,39 @@ def test_a_failing_disk_emptying_dynestys_history_on_a_resume_is_said_not_a_trac
     assert f"{history} cannot be written (Input/output error: the disk" in said and "dmesg" in said, said
     assert "Traceback" not in said and "time =" not in said and "could not be read" not in said, said
     assert checkpoint.read_bytes() == earlier
+
+
+def test_a_checkpoint_hdf5_cannot_lock_to_read_is_kept_and_says_to_set_hdf5_use_file_locking(tmp_path, data,
+                                                                                               monkeypatch):
+    """A nautilus fit stopped with its checkpoint, resumed where HDF5 cannot lock the file to read
+    it (h5py's '[Errno 37] Unable to synchronously open file (unable to lock file, errno = 37, ...)':
+    NFS without its lock service, HDF5_USE_FILE_LOCKING=FALSE exported for the first run only), was
+    told 'The checkpoint ... could not be read (OSError: ...); it is deleted and the sampling starts
+    again': the checkpoint, whole, deleted for a file system's refused lock. It is now kept byte for
+    byte, and the fit stops, exit 2, saying to set HDF5_USE_FILE_LOCKING=FALSE and run again to resume."""
+    from typer.testing import CliRunner
+
+    from tinylens.cli.main import app
+
+    config = write_tiny_lens(tmp_path, _inference(n_like_max=SMALL_CAP), data)
+    checkpoint = tmp_path / "output" / filenames.CHECKPOINTS["nautilus"]
+    runner = CliRunner()
+    first = runner.invoke(app, ["fit", str(config), "-q"])
+    assert first.exit_code == 0 and checkpoint.is_file(), first.output
+    earlier = checkpoint.read_bytes()
+    real = h5py.File
+
+    def no_locks(name, mode="r", *args, **kwargs):
+        if os.fspath(name) == str(checkpoint):  # as HDF5's flock gives on such a mount, for reading and writing
+            raise OSError(errno.ENOLCK, "Unable to synchronously open file (unable to lock file, errno = 37, "
+                          "error message = 'No locks available')")
+        return real(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", no_locks)
+    run = runner.invoke(app, ["fit", str(config), "-q"])
+    said = " ".join(run.output.split())
+    assert run.exit_code == 2 and isinstance(run.exception, SystemExit), (repr(run.exception), said)
+    assert f"The checkpoint {checkpoint} cannot be opened (No locks available: HDF5 locks each file" in said, said
+    assert "Set the environment variable HDF5_USE_FILE_LOCKING=FALSE" in said and "to resume it" in said, said
+    assert "could not be read" not in said and "Traceback" not in said, said
+    assert checkpoint.read_bytes() == earlier

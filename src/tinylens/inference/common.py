@@ -22,7 +22,7 @@ import numpy as np
 
 from tinylens import filenames
 from tinylens.config.schema import show, whole_float_note
-from tinylens.errors import (BEYOND_FLOAT, H5_LOCK_ATTR, OUTPUT_FOLDER_CHOICE, WRITTEN_ATTR, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, key_name,
+from tinylens.errors import (BEYOND_FLOAT, H5_LOCK_ATTR, H5_LOCKING_OFF, OUTPUT_FOLDER_CHOICE, WRITTEN_ATTR, CheckpointWarning, ConfigError, ConfigTypeError, ConfigValueError, key_name,
                              OutputError, did_you_mean, ls_command, no_float_holds, out_of_memory,
                              outside_stacklevel, written_output)
 from tinylens.interrupts import ctrl_c_raises_here, handler_in_place, interrupt_behind, terminate_stops_here
@@ -78,6 +78,21 @@ def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
     if error.errno == errno.ENOLCK:  # HDF5 locks the file it writes: an NFS mount without its lock service refused
         setattr(error, H5_LOCK_ATTR, True)
     return error
+
+
+def h5_lock_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is h5py's OSError of HDF5 failing to lock the file it opens (ENOLCK, ``unable
+    to lock file``: an NFS mount without its lock service), which says nothing of the file itself."""
+    return isinstance(exc, OSError) and exc.errno == errno.ENOLCK and "lock file" in str(exc)
+
+
+def h5_lock_refused_text(path: str | Path) -> str:
+    """What a fit says where HDF5 could not lock its checkpoint ``path`` to read it (:func:`h5_lock_refused`)."""
+    return (f"The checkpoint {path} cannot be opened ({os.strerror(errno.ENOLCK)}: HDF5 locks each file it opens, "
+            "and this file system gives no locks, as on NFS without its lock service); it is kept. Set the "
+            f"environment variable {H5_LOCKING_OFF} (export {H5_LOCKING_OFF} in the shell or the job script), then "
+            "run the fit again to resume it.")
+
 
 T = TypeVar("T")
 
@@ -358,7 +373,9 @@ def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool)
     short by a full disk or an older tinylens killed while writing), a warning that names it,
     the file deleted and ``(build(False), False)``: the run starts again instead of stopping. An
     error of writing an output meanwhile (:func:`~tinylens.errors.written_output`: a failing disk
-    refusing dynesty's evaluation history) is not the checkpoint's: raised, the checkpoint kept."""
+    refusing dynesty's evaluation history) is not the checkpoint's: raised, the checkpoint kept; nor is
+    HDF5's lock of it refused (:func:`h5_lock_refused`): an OutputError says what to set, the
+    checkpoint kept."""
     if not resume or path is None:
         return build(False), False
     try:
@@ -366,6 +383,8 @@ def open_checkpoint(build: Callable[[bool], T], path: Path | None, resume: bool)
     except Exception as err:  # noqa: BLE001 (any failure to read it; a real bug fails again below)
         if written_output(err):
             raise
+        if h5_lock_refused(err):  # the file system's, not the file's: kept, for a run with HDF5's locking off
+            raise OutputError(h5_lock_refused_text(path)) from None
         reason = f"{type(err).__name__}: {str(err).strip() or 'unreadable'}"
         warnings.warn(f"The checkpoint {path} could not be read ({reason}); it is deleted and the sampling "
                       "starts again.", CheckpointWarning, stacklevel=outside_stacklevel())
