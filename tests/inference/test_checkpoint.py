@@ -1621,3 +1621,20 @@ def test_a_checkpoint_hdf5_cannot_lock_to_read_is_kept_and_says_to_set_hdf5_use_
     assert "Set the environment variable HDF5_USE_FILE_LOCKING=FALSE" in said and "to resume it" in said, said
     assert "could not be read" not in said and "Traceback" not in said, said
     assert checkpoint.read_bytes() == earlier
+
+
+def test_only_hdf5s_refused_lock_is_told_to_set_hdf5_use_file_locking():
+    """h5_system_error marked every ENOLCK of h5py's as HDF5's refused lock, so a write's (h5py's
+    'Can't write data (file write failed: ..., errno = 37, ...)', which no HDF5_USE_FILE_LOCKING
+    mends) was told to set HDF5_USE_FILE_LOCKING=FALSE; only h5py's 'unable to lock file' is now,
+    the other said as the network file system's (dmesg)."""
+    from tinylens.errors import disk_check_text, h5_lock_failed
+
+    write = RuntimeError("Can't write data (file write failed: time = Tue Dec  8 00:10:43 2026\n, filename = 'x', "
+                         "file descriptor = 3, errno = 37, error message = 'No locks available', offset = 0)")
+    lock = OSError(errno.ENOLCK, "Unable to synchronously create file (unable to lock file, errno = 37, error "
+                   "message = 'No locks available')")
+    said_write, said_lock = (nautilus_runner.h5_system_error(e, "/out/checkpoint.hdf5") for e in (write, lock))
+    assert said_write.errno == said_lock.errno == errno.ENOLCK
+    assert not h5_lock_failed(said_write) and "dmesg" in disk_check_text(said_write)
+    assert h5_lock_failed(said_lock) and "HDF5_USE_FILE_LOCKING=FALSE" in disk_check_text(said_lock)

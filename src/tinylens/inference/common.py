@@ -75,8 +75,8 @@ def h5_system_error(exc: Exception, path: str | Path) -> OSError | None:
     else:
         return None
     setattr(error, WRITTEN_ATTR, True)
-    if error.errno == errno.ENOLCK:  # HDF5 locks the file it writes: an NFS mount without its lock service refused
-        setattr(error, H5_LOCK_ATTR, True)
+    if error.errno == errno.ENOLCK and "lock file" in text:  # HDF5's lock of the file it writes: an NFS mount
+        setattr(error, H5_LOCK_ATTR, True)  # without its lock service refused (not a write's ENOLCK: dmesg)
     return error
 
 
