@@ -416,15 +416,16 @@ def test_the_survey_and_fit_readers_of_result_json_take_a_nan_or_an_infinity_any
     each of them in turn, and the lens's row is still rebuilt (result_row), its budget stop still
     found (budget_stopped), its precision (fitted_precision), its earlier files (replaced_files) and
     whether the pipeline was switched (pipeline_switched) still told as for the file tinylens wrote."""
+    from tinylens import filenames
     from tinylens.fitting.replaced import replaced_files
     from tinylens.fitting.resume import pipeline_switched
-    from tinylens.survey import resume, runner
+    from tinylens.survey import resume
     from tinylens.survey import rows as survey_rows
     from tinylens.survey.provenance import fitted_precision
 
     _, out = fitted
     survey = tmp_path / "survey"
-    folder = survey / runner.LENSES_DIR / out.name
+    folder = survey / filenames.LENSES_DIR / out.name
     shutil.copytree(out, folder)
     record = folder / "result.json"
     written = json.loads(record.read_text())

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tinylens import filenames
 from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import attempts
@@ -49,7 +50,7 @@ def _ctrl_c(*args, **kwargs):
 def _earlier_catalogue(out: Path, rows: dict) -> None:
     """Leave in ``out`` an earlier run's ``rows``: each in its lens folder's row.json, then the catalogue."""
     for lens_id, row in rows.items():
-        survey_rows.write_row(out / runner.LENSES_DIR / lens_id, row)
+        survey_rows.write_row(out / filenames.LENSES_DIR / lens_id, row)
     catalog.write_catalog(rows, out)
 
 
@@ -89,11 +90,11 @@ def test_ctrl_c_before_fitting_says_what_is_kept_and_the_command_to_resume(tmp_p
     """Stopped during the template check: an earlier run's finished lenses are still there."""
     out = tmp_path / "out"
     if finished:
-        folder = out / runner.LENSES_DIR / "lens_a"
+        folder = out / filenames.LENSES_DIR / "lens_a"
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
         rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
-        survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
+        survey_rows.write_row(out / filenames.LENSES_DIR / "lens_bad", rows["lens_bad"])  # as its task writes it
         catalog.write_catalog(rows, out)
 
     monkeypatch.setattr(runner, "check_template", _ctrl_c)
@@ -140,7 +141,7 @@ def test_ctrl_c_of_a_survey_with_only_counts_the_chosen_lenses(tmp_path, mock_su
 
     def one_finished(todo, rows, config, out, *args, **kwargs):  # lens_a done, then Ctrl-C
         rows["lens_a"] = survey_rows.flat_row("lens_a", RESULT)
-        folder = out / runner.LENSES_DIR / "lens_a"  # its fit's result.json, then its row, as its task writes them
+        folder = out / filenames.LENSES_DIR / "lens_a"  # its fit's result.json, then its row, as its task writes them
         folder.mkdir(parents=True)
         (folder / "result.json").write_text(json.dumps(RESULT))
         survey_rows.write_row(folder, rows["lens_a"])
@@ -163,12 +164,11 @@ def test_ctrl_c_names_the_lenses_stopped_before_their_first_checkpoint(tmp_path,
     none, and the run again started it from the beginning. The hint now names the lenses begun
     (their folder written) with neither a row nor a checkpoint, and only those: lens_b's pipeline
     state and lens_bad's row (a failed fit) are resumed or kept."""
-    from tinylens import filenames
 
     out = tmp_path / "out"
 
     def stopped(todo, rows, config, out, *args, **kwargs):  # the fits as Ctrl-C finds them
-        lenses = out / runner.LENSES_DIR
+        lenses = out / filenames.LENSES_DIR
         for lens_id in ("lens_a", "lens_b", "lens_c"):
             (lenses / lens_id).mkdir(parents=True, exist_ok=True)
             (lenses / lens_id / filenames.INPUTS).write_text("{}")
@@ -195,10 +195,9 @@ def test_ctrl_c_counts_finished_and_checkpointed_lenses_as_the_rerun_does(tmp_pa
     start again, though the survey run again fits both from the beginning; lens_c, whose nautilus
     checkpoint was left, resumes and is not named. The hint now counts them by the run's own rules
     (read_row, result_row, holds_checkpoint; a fingerprint alone: see the test below)."""
-    from tinylens import filenames
 
     out = tmp_path / "out"
-    lenses = out / runner.LENSES_DIR
+    lenses = out / filenames.LENSES_DIR
     for lens_id in ("lens_a", "lens_b", "lens_c"):
         (lenses / lens_id).mkdir(parents=True)
     survey_rows.write_row(lenses / "lens_bad", survey_rows.failed_row("lens_bad", "broken"))
@@ -226,12 +225,11 @@ def test_a_lens_left_with_only_its_checkpoints_fingerprint_starts_again_as_its_f
     the beginning, but the dry run listed lens_a as resuming, the survey's start line counted it
     ('1 resumes from a checkpoint') and Ctrl-C's hint did not name it as starting again. All three
     now count it as the fit does: new, starting again; lens_b, with its checkpoint, resumes."""
-    from tinylens import filenames
     from tinylens.inference.common import prepare_checkpoint
 
     checkpoint = filenames.CHECKPOINTS["nautilus"]
     out = tmp_path / "out"
-    lenses = out / runner.LENSES_DIR
+    lenses = out / filenames.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
         (lenses / lens_id).mkdir(parents=True)
         (lenses / lens_id / filenames.fingerprint_name(checkpoint)).write_text("stamp\n")
@@ -264,12 +262,11 @@ def test_ctrl_c_names_no_lens_whose_folder_was_removed_as_starting_again(tmp_pat
     LENS_DIR is not fitted by the run again, but Ctrl-C said of it 'lens_gone had written none yet
     and starts again from the beginning'. Only the survey's own lenses are named (none where it was
     stopped before it read the lens folders)."""
-    from tinylens import filenames
 
     out = tmp_path / "out"
     for lens_id in ("lens_a", "lens_gone"):  # lens_gone: in no lens folder of mock_survey
-        (out / runner.LENSES_DIR / lens_id).mkdir(parents=True)
-        (out / runner.LENSES_DIR / lens_id / filenames.INPUTS).write_text("{}")
+        (out / filenames.LENSES_DIR / lens_id).mkdir(parents=True)
+        (out / filenames.LENSES_DIR / lens_id / filenames.INPUTS).write_text("{}")
 
     monkeypatch.setattr(runner, stopped_in, _ctrl_c)
     text = _interrupted(_args(mock_survey, out))
@@ -286,7 +283,7 @@ def test_ctrl_c_with_retry_failed_keeps_the_flag_only_while_the_failed_rows_are_
     failed again in the stopped run is not retried once more. Stopped before that (during the
     template check), the failed row is still there and the flag is kept."""
     out = tmp_path / "out"
-    survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", survey_rows.failed_row("lens_bad", "broken"))
+    survey_rows.write_row(out / filenames.LENSES_DIR / "lens_bad", survey_rows.failed_row("lens_bad", "broken"))
 
     monkeypatch.setattr(runner, "check_template", (lambda *args, **kwargs: None) if fitting else _ctrl_c)
     monkeypatch.setattr(runner, "_fit_lenses", _ctrl_c)
@@ -308,7 +305,7 @@ def test_ctrl_c_before_the_failed_rows_go_does_not_count_the_lenses_retry_failed
     said 'Finished lenses kept: 2 (1 ok, 1 failed)'. The failed lens is now said to be fitted again,
     not kept; without --retry-failed it stays counted as finished."""
     out = tmp_path / "out"
-    folder = out / runner.LENSES_DIR / "lens_a"
+    folder = out / filenames.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
     rows = {"lens_a": survey_rows.flat_row("lens_a", RESULT), "lens_bad": survey_rows.failed_row("lens_bad", "broken")}
@@ -354,7 +351,7 @@ def test_ctrl_c_while_the_cluster_starts_keeps_the_failed_row_and_the_flag(tmp_p
     it now writes nothing before the cluster is up, so the row, the catalogue and the flag stay."""
     out = tmp_path / "out"
     rows = {"lens_bad": survey_rows.failed_row("lens_bad", "broken")}
-    survey_rows.write_row(out / runner.LENSES_DIR / "lens_bad", rows["lens_bad"])
+    survey_rows.write_row(out / filenames.LENSES_DIR / "lens_bad", rows["lens_bad"])
     catalog.write_catalog(rows, out)
 
     @contextlib.contextmanager
@@ -378,7 +375,7 @@ def test_ctrl_c_while_the_summary_prints_says_everything_is_written(tmp_path, mo
     from tinylens.cli import survey as survey_cli
 
     out = tmp_path / "out"
-    folder = out / runner.LENSES_DIR / "lens_a"
+    folder = out / filenames.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
     survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
@@ -512,7 +509,7 @@ def test_a_ctrl_c_deferred_to_the_end_of_a_finished_survey_does_not_say_nothing_
     from tinylens.cli import survey as survey_cli
 
     out = tmp_path / "out"
-    folder = out / runner.LENSES_DIR / "lens_a"
+    folder = out / filenames.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps(RESULT))
     survey_rows.write_row(folder, survey_rows.flat_row("lens_a", RESULT))
@@ -641,7 +638,6 @@ def test_a_checkpoint_written_for_another_template_is_not_counted_as_resuming(tm
     import yaml
 
     import tinylens
-    from tinylens import filenames
     from tinylens.inference.common import fingerprint
     from tinylens.precision import get_precision
     from survey_mocks import template_config
@@ -706,7 +702,6 @@ def test_ctrl_c_while_the_last_catalogue_is_written_does_not_say_the_workers_go_
     from distributed import LocalCluster
     from survey_mocks import echo_truth_path
 
-    from tinylens import filenames
 
     monkeypatch.setattr(runner, "fit_lens", echo_truth_path)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: None)
@@ -779,7 +774,6 @@ def test_ctrl_c_while_a_task_waits_for_a_lens_lock_says_it_fits_the_lens_once_it
     cluster goes on: that task fits the lens once it gets the lock. Such a lens is now named (its lock
     held, held here by a second open of the lock file, as another process's flock would be), and the
     hint says so beside the workers going on; a lens whose lock is free stays unnamed, as before."""
-    from tinylens import filenames
     from tinylens.cli.common import survey_hint
     from tinylens.locks import folder_lock
 
@@ -813,10 +807,9 @@ def test_ctrl_c_names_a_lens_whose_ok_row_lost_its_result_as_starting_again(tmp_
     disk): the survey run again fits it from the beginning (is_done: no result, so the plan holds
     it; the truth below), yet Ctrl-C's hint left it out, its row taken for a finished lens. It now
     names it as starting again; lens_b, ok with its result, is still left out."""
-    from tinylens import filenames
     from tinylens.cli.common import survey_hint
 
-    lenses = tmp_path / runner.LENSES_DIR
+    lenses = tmp_path / filenames.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
         survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
@@ -834,16 +827,15 @@ def test_ctrl_c_does_not_count_a_lens_whose_ok_row_lost_its_result_as_finished(t
     gone, so the survey run again fits lens_a (the plan, the truth below). The hint counted both
     ('Finished lenses kept: 2 (2 ok, 0 failed)') and said lens_a starts again from the beginning; it
     now counts lens_b alone, as many as the catalogue holds less the lenses the plan fits again."""
-    from tinylens import filenames
     from tinylens.cli.common import survey_hint
 
-    lenses = tmp_path / runner.LENSES_DIR
+    lenses = tmp_path / filenames.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
         survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
     (lenses / "lens_b" / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / "lens_b")}))
     rows = {lens_id: survey_rows.read_row(lenses / lens_id / filenames.ROW, lens_id) for lens_id in ("lens_a", "lens_b")}
     catalog.write_catalog(rows, tmp_path)  # the earlier run's, both ok
-    assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
+    assert sorted(pd.read_parquet(tmp_path / filenames.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     refitted = [lens.lens_id for lens in resume.plan(found, rows, tmp_path)]
     assert refitted == ["lens_a"]  # the rerun's
@@ -866,7 +858,6 @@ def test_a_checkpoint_left_by_a_fit_of_another_template_is_its_writers_though_a_
     import yaml
 
     import tinylens
-    from tinylens import filenames
     from tinylens.inference.common import prepare_checkpoint
     from tinylens.precision import get_precision
     from survey_mocks import template_config
@@ -912,7 +903,6 @@ def test_the_pipeline_state_records_the_template_whose_fit_wrote_it(tmp_path):
     template; a state with no record (an older tinylens's) is counted by the last .attempts line as before."""
     import numpy as np
 
-    from tinylens import filenames
     from tinylens.pipeline.run import _save_box
 
     folder = tmp_path / "lens_c"
@@ -937,7 +927,6 @@ def test_a_pipeline_state_holding_a_nan_the_fit_takes_up_is_read_by_the_survey_a
     Both now read it as the fit does."""
     import numpy as np
 
-    from tinylens import filenames
     from tinylens.pipeline.run import _load_state, _save_box
 
     folder = tmp_path / "lens_c"
@@ -970,7 +959,6 @@ def test_a_survey_fits_record_of_its_template_goes_with_the_checkpoint_it_descri
 
     import tinylens
     from tiny_lens import write_tiny_lens
-    from tinylens import filenames
     from tinylens.inference.common import CHECKPOINT_TEMPLATE, prepare_checkpoint
 
     config = write_tiny_lens(tmp_path / "lens_a")
@@ -1007,15 +995,14 @@ def test_ctrl_c_does_not_count_a_lens_whose_folder_is_gone_as_finished(tmp_path)
     ('Finished lenses kept: 2 (2 ok, 0 failed)'); it now counts lens_b alone."""
     import shutil
 
-    from tinylens import filenames
     from tinylens.cli.common import survey_hint
 
-    lenses = tmp_path / runner.LENSES_DIR
+    lenses = tmp_path / filenames.LENSES_DIR
     for lens_id in ("lens_a", "lens_b"):
         survey_rows.write_row(lenses / lens_id, {**survey_rows.failed_row(lens_id, ""), "status": "ok", "reason": ""})
         (lenses / lens_id / filenames.RESULT).write_text(json.dumps({**RESULT, "output_dir": str(lenses / lens_id)}))
     catalog.write_catalog(survey_rows.read_rows(tmp_path), tmp_path)  # the earlier run's, both ok
-    assert sorted(pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
+    assert sorted(pd.read_parquet(tmp_path / filenames.CATALOG_PARQUET)["status"]) == ["ok", "ok"]
     shutil.rmtree(lenses / "lens_a")
     found = [discovery.Lens(lens_id, tmp_path / "in" / lens_id) for lens_id in ("lens_a", "lens_b")]
     refitted = [lens.lens_id for lens in resume.plan(found, survey_rows.read_rows(tmp_path), tmp_path)]
@@ -1051,7 +1038,7 @@ def test_a_ctrl_c_as_a_finished_lens_is_taken_back_keeps_it_in_the_catalogue(tmp
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client, pytest.raises(KeyboardInterrupt):
         runner._fit_lenses(lenses, {}, {}, tmp_path, [], 1, None, False, client=client, no_worker_wait=0)
-    written = pd.read_csv(tmp_path / runner.CATALOG_CSV)
+    written = pd.read_csv(tmp_path / filenames.CATALOG_CSV)
     assert written["lens_id"].tolist() == ["lens_a"] and written["status"].tolist() == ["ok"]
     assert written["reason"].tolist() == [str(lenses[0].folder / "truth.json")]  # the row its worker wrote
-    assert pd.read_parquet(tmp_path / runner.CATALOG_PARQUET)["lens_id"].tolist() == ["lens_a"]
+    assert pd.read_parquet(tmp_path / filenames.CATALOG_PARQUET)["lens_id"].tolist() == ["lens_a"]

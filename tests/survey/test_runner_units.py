@@ -585,7 +585,7 @@ def test_a_fitted_lens_whose_folder_cannot_be_looked_into_is_warned_of_once(tmp_
     for name in ("lens_a", "lens_b", "lens_c"):
         shutil.copytree(mock_survey["lenses"] / name, lenses / name)
     for name in ("lens_b", "lens_c"):  # fitted (failed: no result.json to stamp) by an earlier run
-        survey_rows.write_row(out / runner.LENSES_DIR / name, survey_rows.failed_row(name, "bad data"))
+        survey_rows.write_row(out / filenames.LENSES_DIR / name, survey_rows.failed_row(name, "bad data"))
     shutil.rmtree(lenses / "lens_c")  # really gone
     closed, stat = lenses / "lens_b", Path.stat
 
@@ -1185,7 +1185,7 @@ def test_the_output_folder_length_check_makes_paths_of_the_longest_lens_id_alone
     longest = discovery.Lens("lens_" + "l" * 60, tmp_path / "long")
     resume.check_out_name_fits(tmp_path / "out", [*lenses[:500], longest, *lenses[500:]])
     assert len(made) <= 6, len(made)  # the catalogue's three and the longest lens's three
-    room = 4096 - len(os.fsencode(atomic.hidden_name(tmp_path / "out" / runner.LENSES_DIR / longest.lens_id
+    room = 4096 - len(os.fsencode(atomic.hidden_name(tmp_path / "out" / filenames.LENSES_DIR / longest.lens_id
                                                      / filenames.RESULT)))
     out = tmp_path / "out"
     while room > 200:
@@ -1193,7 +1193,7 @@ def test_the_output_folder_length_check_makes_paths_of_the_longest_lens_id_alone
     out = out / ("z" * (room - 1))  # the longest lens's result makes a path of 4096 bytes, the others' fit
     with pytest.raises(OutputError) as caught:
         resume.check_out_name_fits(out, [*lenses, longest])
-    assert f"(as {runner.LENSES_DIR}/{longest.lens_id}/." in str(caught.value), str(caught.value)
+    assert f"(as {filenames.LENSES_DIR}/{longest.lens_id}/." in str(caught.value), str(caught.value)
     resume.check_out_name_fits(out, lenses)  # without it, every path fits
 
 
@@ -5368,7 +5368,7 @@ def test_setting_aside_a_changed_lens_does_not_warn_of_the_template_again(tmp_pa
     came again without naming it; the lens's result is set aside without a word."""
     template = yaml.safe_load(mock_survey["template"].read_text())
     template["pipeline"] = {"bounded": False, "n_sigma": 5}
-    folder = tmp_path / runner.LENSES_DIR / "lens_a"
+    folder = tmp_path / filenames.LENSES_DIR / "lens_a"
     folder.mkdir(parents=True)
     (folder / filenames.RESULT).write_text("{}")
     with warnings.catch_warnings():
@@ -5414,7 +5414,7 @@ def test_a_task_runs_only_where_its_worker_sees_the_lens_folder_and_out(tmp_path
     refusal = survey_workers.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)
     assert refusal == {"lens_id": "lens_a", "status": survey_workers.REFUSED, "worker": "?",
                        "unseen": f"the lens folder {lens.folder}"}
-    assert not (out / runner.LENSES_DIR).exists()
+    assert not (out / filenames.LENSES_DIR).exists()
     lens.folder.mkdir(parents=True)
     assert survey_workers.checked_task(allowed, fit, "lens_a", {}, str(lens.output(out)), seen=seen)["status"] == "ok"
     monkeypatch.delattr(survey_workers, "unseen_here")
@@ -5517,7 +5517,7 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
         blind.append(next(iter(cluster.workers.values())).address)
         with pytest.raises(TinyLensError) as caught:  # only the blind worker: nothing fitted
             runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
-        assert not (out / runner.LENSES_DIR).exists() and pd.read_csv(out / runner.CATALOG_CSV).empty
+        assert not (out / filenames.LENSES_DIR).exists() and pd.read_csv(out / filenames.CATALOG_CSV).empty
         cluster.scale(2)  # a worker that sees the folders joins: the next run fits every lens there
         client.wait_for_workers(2, timeout=60)
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
@@ -5958,7 +5958,7 @@ def test_catalog_csv_read_as_the_docs_say_keeps_text_as_text_and_numbers_as_numb
     parquet = pd.read_parquet(tmp_path / "catalog.parquet")
     assert cat.columns.tolist() == parquet.columns.tolist()
     assert cat["lens_id"].tolist() == ["007", "1e3", *(["a"] if failed else [])]
-    for column in runner.TEXT_COLUMNS + ("lens_id", "status"):
+    for column in filenames.TEXT_COLUMNS + ("lens_id", "status"):
         assert cat[column].tolist() == parquet[column].tolist(), column
         assert all(isinstance(v, str) for v in cat[column]), (column, cat[column].tolist())
     assert cat["reason"].tolist()[:2] == ["", ""] and cat["warnings"].tolist() == [""] * len(rows)

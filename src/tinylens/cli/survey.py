@@ -40,7 +40,7 @@ def summary_line(frame, out: Path, seconds: float, chosen: Sequence[str] | None 
     ``--only``) only their rows are counted (``2 lenses chosen by --only: ...``), the catalogue's
     rows of other lenses, from earlier runs, said apart."""
     from tinylens.results.overview import counts
-    from tinylens.survey.runner import CATALOG_CSV, CATALOG_PARQUET
+    from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET
 
     rows = chosen_rows(frame, chosen)
     n = counts(rows) if len(rows) else {"n_ok": 0, "n_failed": 0, "n_trusted": 0}

@@ -51,6 +51,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigValueError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed)
+from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
@@ -89,10 +90,6 @@ from tinylens.survey.watch import (NO_WORKER_WAIT, NoWorkerWatch, NoWorkersLeft,
 from tinylens.survey.workers import (REFUSED, SURVEY_LOCK_FILE, check_worker_folders, check_worker_imports,
                                      check_worker_samplers, checked_task, good_workers, lacking_host_text, refused_worker_note, task_copies, task_view, unasked_copies)
 
-#: Per-lens output folder under ``out`` (LENSES_DIR) and the catalogue's files: in :mod:`tinylens.filenames`,
-#: which ``tinylens report`` takes them from without importing this module (astropy, the config's schema).
-from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR  # noqa: E402, F401 (also imported from here)
-
 #: Local worker processes when neither their number nor a scheduler is given (fewer on fewer
 #: cores: :func:`default_workers`).
 DEFAULT_WORKERS = 2
@@ -119,8 +116,6 @@ COMPLETED_POLL = 0.02
 GOOD_WORKER_WAIT = NO_WORKER_WAIT
 #: Seconds between the survey's looks for a worker to give the held lenses to.
 HELD_POLL = 0.5
-#: The catalogue's text columns (TEXT_COLUMNS): in :mod:`tinylens.filenames`, beside the catalogue's names.
-from tinylens.filenames import TEXT_COLUMNS  # noqa: E402, F401 (also imported from here)
 
 
 @contextlib.contextmanager
