@@ -18,6 +18,8 @@ from pathlib import PurePath
 LENSES_DIR = "lenses"
 CATALOG_PARQUET = "catalog.parquet"
 CATALOG_CSV = "catalog.csv"
+#: Held in a survey's output folder by the survey writing it: a second survey on the same folder is refused.
+SURVEY_LOCK_FILE = ".survey.lock"
 #: The catalogue's text columns: empty (``""``), never missing, where a row has nothing to say.
 TEXT_COLUMNS = ("reason", "flags", "critical_flags", "warnings")
 #: Written last by a fit: its presence means the search ended.

@@ -1237,7 +1237,7 @@ def test_a_full_or_read_only_disk_stops_the_survey_with_a_message_not_a_tracebac
     assert f"The survey output folder {out}: " in text and said.replace("catalog.csv", str(out / "catalog.csv")) in text
     assert "Run the same command (or run_survey call) again" in text
     assert survey_rows.read_rows(out)["lens_a"]["status"] == "ok"  # kept
-    assert held_by(out / survey_workers.SURVEY_LOCK_FILE) is None
+    assert held_by(out / filenames.SURVEY_LOCK_FILE) is None
 
 
 def test_a_full_disk_tells_a_python_caller_to_call_run_survey_again(tmp_path, mock_survey, monkeypatch):
@@ -1661,7 +1661,7 @@ def test_a_dry_run_whose_survey_lock_cannot_be_tested_does_not_say_nobody_writes
 
     out = tmp_path / "out"
     out.mkdir()
-    lock = out / survey_workers.SURVEY_LOCK_FILE
+    lock = out / filenames.SURVEY_LOCK_FILE
     lock.write_text("process 12 on node3, since long ago")
     assert runner.survey_plan(mock_survey["lenses"], mock_survey["template"], out, check=False)["running_unknown"] is None
     failing_flock(errno.EIO)
@@ -1696,7 +1696,7 @@ def test_survey_dry_run_cli_checks_the_template_and_starts_nothing(tmp_path, moc
     from tinylens.locks import folder_lock
 
     out.mkdir()
-    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+    with folder_lock(out, filenames.SURVEY_LOCK_FILE):
         result = CliRunner().invoke(app, [*args, "--only", "lens_bad"])
     text = " ".join(result.output.split())
     assert result.exit_code == 0 and f"A survey is writing {out} now (process {os.getpid()} on" in text
@@ -1847,7 +1847,7 @@ def test_an_out_refused_through_the_python_api_names_the_out_argument_too(tmp_pa
     assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]
     out = tmp_path / "out"
     out.mkdir()
-    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE, busy="{holder}"), \
+    with folder_lock(out, filenames.SURVEY_LOCK_FILE, busy="{holder}"), \
             mock.patch.object(runner, "check_template") as checked, \
             pytest.raises(OutputError, match=re.escape("or give another --out (run_survey: out=).")):
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
@@ -1863,7 +1863,7 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     out = tmp_path / "out"
     out.mkdir()
     args = ["survey", str(mock_survey["lenses"]), "-c", str(mock_survey["template"]), "--out", str(out), "-q"]
-    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE, busy="{holder}"), \
+    with folder_lock(out, filenames.SURVEY_LOCK_FILE, busy="{holder}"), \
             mock.patch.object(runner, "check_template") as checked:
         result = CliRunner().invoke(app, args)
     assert not checked.called  # refused at once, not after the template check's seconds of compilation
@@ -1876,7 +1876,7 @@ def test_survey_refuses_an_out_another_survey_is_writing(tmp_path, mock_survey):
     stray.write_bytes(b"PAR1")
     with mock.patch.object(runner, "_fit_lenses", return_value=None) as fitted, mock.patch.object(runner, "dask_client"):
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
-    assert fitted.called and not stray.exists() and not (out / survey_workers.SURVEY_LOCK_FILE).exists()
+    assert fitted.called and not stray.exists() and not (out / filenames.SURVEY_LOCK_FILE).exists()
 
 
 def test_a_survey_on_a_disk_without_locks_says_a_second_one_would_not_be_refused(tmp_path, mock_survey, failing_flock):
@@ -1916,7 +1916,7 @@ def test_a_failing_flock_on_out_stops_the_survey_naming_its_lock_not_warned_as_n
         warnings.simplefilter("always")
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
     told = " ".join(str(raised.value).split())
-    assert told.startswith(f"The lock file {out / survey_workers.SURVEY_LOCK_FILE} cannot be locked ({os.strerror(errno.EIO)}, "
+    assert told.startswith(f"The lock file {out / filenames.SURVEY_LOCK_FILE} cannot be locked ({os.strerror(errno.EIO)}, "
                            "EIO)"), told
     assert told.endswith("Check that the folder and its disk can be written, and run the same command (or "
                          "run_survey call) again."), told
@@ -1929,7 +1929,7 @@ def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(t
     ran unlocked. It now stops before writing anything, naming the lock file and what to do."""
     out = tmp_path / "out"
     out.mkdir()
-    lock = out / survey_workers.SURVEY_LOCK_FILE
+    lock = out / filenames.SURVEY_LOCK_FILE
     lock.write_text("process 12 on node3, since long ago")
     not_ours(lock)
     with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
@@ -1940,7 +1940,7 @@ def test_another_users_survey_lock_left_in_out_is_named_not_warned_as_no_locks(t
     assert told.startswith(f"The lock file {lock} (owned by ") and "cannot be opened (Permission denied)" in told, told
     assert f"remove {lock} (or ask its owner to) and run the same command (or run_survey call) again" in told, told
     assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
-    assert not client.called and sorted(p.name for p in out.iterdir()) == [survey_workers.SURVEY_LOCK_FILE]
+    assert not client.called and sorted(p.name for p in out.iterdir()) == [filenames.SURVEY_LOCK_FILE]
 
 
 def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_path, mock_survey):
@@ -1948,17 +1948,17 @@ def test_a_folder_named_as_the_survey_lock_is_named_not_warned_as_no_locks(tmp_p
     'does not support file locks' and ran unlocked. It now stops before writing anything, naming
     the folder and what to do."""
     out = tmp_path / "out"
-    (out / survey_workers.SURVEY_LOCK_FILE).mkdir(parents=True)
+    (out / filenames.SURVEY_LOCK_FILE).mkdir(parents=True)
     with mock.patch.object(runner, "check_template"), mock.patch.object(runner, "dask_client") as client, \
             warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as error:
         warnings.simplefilter("always")
         runner.run_survey(mock_survey["lenses"], mock_survey["template"], out, progress=False)
-    assert " ".join(str(error.value).split()) == (f"{out / survey_workers.SURVEY_LOCK_FILE} is a folder, where tinylens keeps "
+    assert " ".join(str(error.value).split()) == (f"{out / filenames.SURVEY_LOCK_FILE} is a folder, where tinylens keeps "
                                                   f"the lock file that stops two processes writing {out} at once. "
                                                   "Remove or rename it, and run the same command (or run_survey "
                                                   "call) again.")
     assert not [w for w in caught if w.category is DataWarning], [str(w.message) for w in caught]
-    assert not client.called and sorted(p.name for p in out.iterdir()) == [survey_workers.SURVEY_LOCK_FILE]
+    assert not client.called and sorted(p.name for p in out.iterdir()) == [filenames.SURVEY_LOCK_FILE]
 
 
 @pytest.mark.slow
@@ -4012,7 +4012,7 @@ def test_a_worker_that_sees_the_lock_file_before_its_text_is_not_refused(tmp_pat
                     "tcp://10.0.0.3:1": str(elsewhere / "missing.lock"), "tcp://10.0.0.4:1": str(elsewhere / "other.lock")}
             return {address: function(path, folders, timeout) for address, path in seen.items()}
 
-    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE) as locked:
+    with folder_lock(out, filenames.SURVEY_LOCK_FILE) as locked:
         assert locked
         with pytest.raises(TinyLensError) as caught:
             survey_workers.check_worker_folders(Workers(), out, lens_dir)
@@ -4044,7 +4044,7 @@ def test_a_worker_whose_file_system_hangs_is_named_and_the_survey_goes_on(tmp_pa
     lens_dir, out = tmp_path / "lenses", tmp_path / "out"
     lens_dir.mkdir()
     out.mkdir()
-    with _hung_file(out / survey_workers.SURVEY_LOCK_FILE), \
+    with _hung_file(out / filenames.SURVEY_LOCK_FILE), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         worker = next(iter(cluster.workers.values())).address
@@ -4691,7 +4691,7 @@ def test_the_folders_a_worker_does_not_see_are_named_by_run_surveys_arguments_to
     lenses, out = tmp_path / "lenses", tmp_path / "out"
     lenses.mkdir()
     out.mkdir()
-    with folder_lock(out, survey_workers.SURVEY_LOCK_FILE) as locked:
+    with folder_lock(out, filenames.SURVEY_LOCK_FILE) as locked:
         assert locked
         with pytest.raises(TinyLensError) as caught:
             survey_workers.check_worker_folders(_BlindWorkers(), out, lenses)
@@ -5513,7 +5513,7 @@ def test_a_worker_that_joins_without_the_survey_folders_fits_no_lens(tmp_path, m
 
     monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         blind.append(next(iter(cluster.workers.values())).address)
         with pytest.raises(TinyLensError) as caught:  # only the blind worker: nothing fitted
             runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
@@ -5555,7 +5555,7 @@ def test_lenses_an_idle_refusing_worker_keeps_taking_are_fitted_by_the_busy_good
 
     monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         blind.append(sorted(cluster.workers.values(), key=lambda worker: worker.address)[0].address)
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 2, None, False, client=client, check_folders=True)
     assert frame["status"].tolist() == ["ok"] * 8
@@ -5586,7 +5586,7 @@ def test_lenses_refused_while_the_good_worker_restarts_wait_for_it_and_are_fitte
 
     monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
         blind.append(first.address)
 
@@ -5635,7 +5635,7 @@ def test_lenses_held_for_a_good_worker_do_not_hold_up_the_stop_once_no_worker_is
 
     monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
         blind.append(first.address)
 
@@ -5692,7 +5692,7 @@ def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_
 
     monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         blind.append(next(iter(cluster.workers.values())).address)
         with pytest.raises(TinyLensError):  # only the blind worker: nothing fitted
             runner._fit_lenses([lens], {}, {}, out, [], 1, None, False, client=client, check_folders=True,
@@ -5747,7 +5747,7 @@ def test_a_refused_worker_whose_folder_check_gave_no_answer_is_not_said_to_have_
 
     monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         worker = next(iter(cluster.workers.values())).address
         with pytest.warns(DataWarning):
             unchecked = survey_workers.check_worker_folders(client, out, lens_dir, [lens], timeout=30)
@@ -5846,7 +5846,7 @@ def test_a_lens_folder_removed_during_a_survey_is_not_blamed_on_the_workers(tmp_
     lenses = [discovery.Lens(f"lens_{i}", tmp_path / "in" / f"lens_{i}") for i in range(2)]
     lenses[0].folder.mkdir(parents=True)  # lens_1's folder: removed since the survey found it
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 1, None, False, client=client, check_folders=True)
     assert sorted(frame["lens_id"]) == ["lens_0", "lens_1"]  # lens_1's fit ran (the real one fails it)
     err = " ".join(capsys.readouterr().err.split())

@@ -51,7 +51,7 @@ import pandas as pd
 from tinylens import filenames
 from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigValueError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed)
-from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR
+from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR, SURVEY_LOCK_FILE
 from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
@@ -87,7 +87,7 @@ from tinylens.survey.task import disk_failed_reason, fit_lens, missing_row, samp
 from tinylens.survey.template import check_template, lens_config, load_template, refused_files
 from tinylens.survey.watch import (NO_WORKER_WAIT, NoWorkerWatch, NoWorkersLeft, check_no_worker_wait,
                                    connected_workers, no_worker_for_note, no_workers_note)
-from tinylens.survey.workers import (REFUSED, SURVEY_LOCK_FILE, check_worker_folders, check_worker_imports,
+from tinylens.survey.workers import (REFUSED, check_worker_folders, check_worker_imports,
                                      check_worker_samplers, checked_task, good_workers, lacking_host_text, refused_worker_note, task_copies, task_view, unasked_copies)
 
 #: Local worker processes when neither their number nor a scheduler is given (fewer on fewer
@@ -588,7 +588,7 @@ def _run_survey(lens_dir: str | Path, template: str | Path, out: str | Path, wor
 
 
 def warn_unlocked(out: Path) -> None:
-    """A DataWarning for a survey that runs on ``out`` without its lock (:data:`SURVEY_LOCK_FILE`):
+    """A DataWarning for a survey that runs on ``out`` without its lock (:data:`~tinylens.filenames.SURVEY_LOCK_FILE`):
     the file system has no ``flock`` (some Lustre and NFS mounts), so a second survey on ``out``
     would not be refused, and the lens folders' locks do nothing either."""
     warnings.warn(f"The file system of the survey output folder {out} does not support file locks (flock; some "

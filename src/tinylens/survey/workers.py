@@ -16,15 +16,12 @@ from typing import Any
 
 from tinylens.errors import (ConfigWarning, DataWarning, SURVEY_FOLDER_CHOICE, SURVEY_LENS_DIR_CHOICE, SURVEY_RERUN,
                              TinyLensError, listed)
+from tinylens.filenames import SURVEY_LOCK_FILE
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey.discovery import Lens
 from tinylens.survey.rows import describe_exception
 from tinylens.survey.task import sampler_check
 from tinylens.survey.threads import in_a_thread, resolved_within
-
-#: Held in ``out`` by the survey writing it: a second survey on the same ``out`` is refused.
-SURVEY_LOCK_FILE = ".survey.lock"
-
 
 #: The module a worker imports to run a survey task (:func:`tinylens.survey.task.fit_lens` lives there).
 TASK_MODULE = "tinylens.survey.task"
@@ -212,7 +209,7 @@ def check_worker_folders(client: Any, out: Path, lens_dir: Path, lenses: Sequenc
                          timeout: float = FOLDER_CHECK_SECONDS, skip: Sequence[str] = ()) -> dict[str, str]:
     """TinyLensError naming the workers of ``client``'s cluster that do not see ``lens_dir``, the
     lens folders elsewhere that its links among ``lenses`` lead to (:func:`seen_folders`), or the ``out``
-    this process writes (its :data:`SURVEY_LOCK_FILE`, which this survey holds, with this
+    this process writes (its :data:`~tinylens.filenames.SURVEY_LOCK_FILE`, which this survey holds, with this
     process's text: not a node's own folder of the same name), before anything is written there.
 
     A survey whose folders are on one node's own disk (``/tmp``, a login node's scratch) had every
