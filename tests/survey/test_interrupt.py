@@ -18,6 +18,7 @@ from tinylens import interrupts
 from tinylens.cli.main import app
 from tinylens.survey import attempts
 from tinylens.survey import catalog
+from tinylens.survey import client as survey_client
 from tinylens.survey import discovery
 from tinylens.survey import progress
 from tinylens.survey import resume
@@ -451,7 +452,7 @@ def test_ctrl_c_while_the_local_cluster_starts_stops_once_it_is_up_and_closes_it
     monkeypatch.setattr(distributed, "LocalCluster", cluster)
     entered = []
     with pytest.raises(KeyboardInterrupt):
-        with runner.dask_client(workers=1):
+        with survey_client.dask_client(workers=1):
             entered.append(True)
     assert len(started) == 1 and started[0].status.name == "closed" and not entered
     assert interrupts.HELD_INTERRUPT_NOTE in capsys.readouterr().err
@@ -484,7 +485,7 @@ def test_sigterm_while_the_local_cluster_starts_with_sigint_ignored_stops_once_i
     entered = []
     try:
         with interrupts.TerminateAsInterrupt() as term, pytest.raises(KeyboardInterrupt):
-            with runner.dask_client(workers=1):
+            with survey_client.dask_client(workers=1):
                 entered.append(True)
         assert len(started) == 1 and started[0].status.name == "closed" and not entered and term.terminated
         assert signal.getsignal(signal.SIGTERM) is unhandled and signal.getsignal(signal.SIGINT) is signal.SIG_IGN

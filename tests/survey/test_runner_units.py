@@ -34,6 +34,7 @@ from tinylens.cli.main import app
 from tinylens.errors import ConfigValueError, DataWarning, OutputError, TinyLensError
 from tinylens.survey import attempts
 from tinylens.survey import catalog
+from tinylens.survey import client as survey_client
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import deaths
 from tinylens.survey import discovery
@@ -932,7 +933,7 @@ def test_a_scheduler_that_greets_but_never_finishes_its_handshake_is_refused_nam
     monkeypatch.setattr(survey_cluster, "CONNECT_TIMEOUT", "1s")
     with _greeting_server((9).to_bytes(8, sys.byteorder) + b"x") as address:  # a length, then 1 of its 9 bytes
         survey_cluster.check_scheduler(address, timeout=5)  # it greets: the check lets it pass
-        with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
+        with pytest.raises(TinyLensError) as caught, survey_client.dask_client(1, address):
             pass
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: it took the connection but did not "
@@ -981,7 +982,7 @@ def test_a_scheduler_address_where_another_service_greets_is_refused_naming_it(g
     TinyLensError naming the address and what to give instead. (The check now refuses SSH's first:
     the client's own refusal is for a greeting that passes it, as the second, or a client unchecked.)"""
     with _greeting_server(greeting) as address:
-        with pytest.raises(TinyLensError) as caught, runner.dask_client(1, address):
+        with pytest.raises(TinyLensError) as caught, survey_client.dask_client(1, address):
             pass
     text = " ".join(str(caught.value).split())
     assert text.startswith(f"Cannot connect to the Dask scheduler at {address}: what answers there is not a Dask "
@@ -2949,7 +2950,7 @@ def test_local_cluster_quiet_when_another_survey_holds_the_http_port():
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with runner.dask_client(workers=1) as client:
+            with survey_client.dask_client(workers=1) as client:
                 assert client.submit(sum, [1, 2]).result() == 3
     finally:
         holder.close()
@@ -3189,7 +3190,7 @@ def test_gpu_memory_is_shared_by_the_survey_and_its_local_workers(monkeypatch):
     for name in survey_cluster.GPU_MEMORY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert survey_cluster.share_gpu_memory() is True
-    with runner.dask_client(workers=1) as client:
+    with survey_client.dask_client(workers=1) as client:
         assert client.submit(os.environ.get, survey_cluster.PREALLOCATE_VARIABLE).result() == "false"
     monkeypatch.setenv(survey_cluster.PREALLOCATE_VARIABLE, "true")
     assert survey_cluster.share_gpu_memory() is False and os.environ[survey_cluster.PREALLOCATE_VARIABLE] == "true"
@@ -4739,7 +4740,7 @@ def test_no_message_a_run_survey_caller_gets_of_its_workers_says_this_command(tm
     client = _SchedulerOfOneWorker((mine[0], "/opt/other/tinylens/__init__.py") if elsewhere
                                    else ("0.0.9", "/opt/old/tinylens/__init__.py"))
     monkeypatch.setattr(survey_cluster, "check_scheduler", lambda *args, **kwargs: None)
-    monkeypatch.setattr(runner, "scheduler_client", lambda address: client)
+    monkeypatch.setattr(survey_client, "scheduler_client", lambda address: client)
     monkeypatch.setattr(runner, "check_template", lambda *args, **kwargs: "lens_a")
     with warnings.catch_warnings(record=True) as caught, pytest.raises(TinyLensError) as refused:
         warnings.simplefilter("always")
@@ -5142,7 +5143,7 @@ def test_the_survey_gives_the_workers_its_import_check_did_not_hear_from_to_the_
     monkeypatch.setattr(runner, "_fit_lenses", fitted)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         worker = next(iter(cluster.workers.values())).address
-        monkeypatch.setattr(runner, "check_worker_imports", lambda client, **kwargs: [worker])
+        monkeypatch.setattr(survey_client, "check_worker_imports", lambda client, **kwargs: [worker])
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=cluster.scheduler_address, progress=False)
     assert given == {"folders": [worker], "fit": ([worker], True)}
@@ -5209,7 +5210,7 @@ def test_a_worker_whose_tinylens_copy_gave_no_answer_is_not_asked_again_when_fit
             unchecked[worker] = "it gave no answer within 60 s"
             return []
 
-        monkeypatch.setattr(runner, "check_worker_imports", copy_unanswered)
+        monkeypatch.setattr(survey_client, "check_worker_imports", copy_unanswered)
         frame = runner.run_survey(mock_survey["lenses"], mock_survey["template"], tmp_path / "out",
                                   scheduler=cluster.scheduler_address, progress=False)
     assert skipped == [[worker]]

@@ -1,4 +1,4 @@
-"""The survey's Dask cluster: a local one started for it (:func:`dask_client`, its nannies kept and
+"""The survey's Dask cluster: a local one started for it (:func:`~tinylens.survey.client.dask_client`, its nannies kept and
 its GPU memory shared among the workers) or a scheduler given by address or scheduler file
 (:func:`checked_scheduler`, :func:`scheduler_client`), checked to answer as a Dask scheduler
 before the client connects (:func:`check_scheduler`), and the questions the survey asks it, each

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import logging
 import math
 import numbers
 import os
@@ -52,18 +51,18 @@ from tinylens import filenames
 from tinylens.errors import (SURVEY_FOLDER_CHOICE, SURVEY_RERUN, SURVEY_WORKERS_ARGUMENT, UNWRITABLE, ConfigValueError, DataWarning, OutputError, TinyLensError, counted, cut_value, lens_count,
                              listed)
 from tinylens.filenames import CATALOG_CSV, CATALOG_PARQUET, LENSES_DIR, SURVEY_LOCK_FILE
-from tinylens.interrupts import interrupt_held
 from tinylens.precision import get_precision
 from tinylens.results.truth import TRUTH_FILE
 from tinylens.simulate_limits import is_whole
 from tinylens.survey.attempts import (attempt_workers, attempts, fit_digest, snapshot, stages_in_flight)
 from tinylens.survey.catalog import write_catalog
+from tinylens.survey.client import dask_client
 from tinylens.survey import cluster as survey_cluster
 from tinylens.survey import deaths as survey_deaths
 from tinylens.survey import workers as survey_workers
 from tinylens.survey.cluster import (Unanswered, checked_scheduler, for_example,
-                                     lost_scheduler_lines, lost_scheduler_text, nannies_kept, not_fitted_text,
-                                     scheduler_client, scheduler_file, share_gpu_memory)
+                                     lost_scheduler_text, not_fitted_text,
+                                     scheduler_file, share_gpu_memory)
 from tinylens.survey.deaths import (NOTE_JOIN_MARGIN, RESUBMITS, RETRIES, RefitCounts, Subscription,
                                     WORKER_EVENTS, _allowed_failures, fits_killed, killed_while_waiting,
                                     killed_worker_lines, memory_restarts, out_of_memory_reason, refit_note,
@@ -87,7 +86,7 @@ from tinylens.survey.task import disk_failed_reason, fit_lens, missing_row, samp
 from tinylens.survey.template import check_template, lens_config, load_template, refused_files
 from tinylens.survey.watch import (NO_WORKER_WAIT, NoWorkerWatch, NoWorkersLeft, check_no_worker_wait,
                                    connected_workers, no_worker_for_note, no_workers_note)
-from tinylens.survey.workers import (REFUSED, check_worker_folders, check_worker_imports,
+from tinylens.survey.workers import (REFUSED, check_worker_folders,
                                      check_worker_samplers, checked_task, good_workers, lacking_host_text, refused_worker_note, task_copies, task_view, unasked_copies)
 
 #: Local worker processes when neither their number nor a scheduler is given (fewer on fewer
@@ -116,36 +115,6 @@ COMPLETED_POLL = 0.02
 GOOD_WORKER_WAIT = NO_WORKER_WAIT
 #: Seconds between the survey's looks for a worker to give the held lenses to.
 HELD_POLL = 0.5
-
-
-@contextlib.contextmanager
-def dask_client(workers: int = 2, scheduler: str | None = None, silent: list[str] | None = None,
-                copies_unchecked: dict[str, str] | None = None) -> Iterator[Any]:
-    """A client of the scheduler at ``scheduler`` (which the caller checked: :func:`check_scheduler`),
-    or of a new local cluster of ``workers`` single-threaded worker processes (closed on exit). The
-    workers that gave no answer to the scheduler's workers' import check (:func:`check_worker_imports`)
-    are added to ``silent``, for the later checks to leave out; those whose tinylens it could not
-    check, with why, to ``copies_unchecked`` (for :func:`refused_worker_note`)."""
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        client = scheduler_client(scheduler)
-        with lost_scheduler_lines(), client:  # (the filter outlives the client's close, where it logs)
-            unanswered = check_worker_imports(client, unchecked=copies_unchecked)
-            if silent is not None:
-                silent.extend(unanswered)
-            yield client
-        return
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(nannies_kept())  # left last: after the cluster closed (its workers removed)
-        with interrupt_held(), warnings.catch_warnings():
-            # Without a dashboard the scheduler still serves HTTP (health checks) on port 8787, and
-            # takes another port, with a warning, when a second survey on the node holds it.
-            warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
-            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None, silence_logs=logging.ERROR))
-            client = stack.enter_context(Client(cluster))
-        yield client
 
 
 def cluster_threads(info: Mapping[str, Any]) -> int:
@@ -630,7 +599,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 copies_unchecked: Mapping[str, str] | None = None, resuming: Collection[str] = (),
                 scheduler_file: Path | None = None, no_worker_wait: float | None = None,
                 lacking: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
-    """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`dask_client` of
+    """Fit the lenses ``todo`` on the Dask cluster (``client``'s, else a :func:`~tinylens.survey.client.dask_client` of
     ``workers`` and ``scheduler``), adding their rows to ``rows`` and rewriting the catalogue as
     they come; return the catalogue. The progress counts ``todo`` and the rows ``done`` of the
     other lenses the survey is about. With ``check_folders`` each task first asks its worker
@@ -639,7 +608,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     process no longer sees either, removed since, is then given to its fit unasked, which fails it
     naming what is missing: no worker is blamed). The workers ``silent``
     (their import check gave no answer) and those of ``copies_unchecked`` (their tinylens not checked,
-    :func:`check_worker_imports`'s answer) are not asked for their tinylens again (:func:`task_copies`,
+    :func:`~tinylens.survey.workers.check_worker_imports`'s answer) are not asked for their tinylens again (:func:`task_copies`,
     :func:`unasked_copies`); those of ``folders_unchecked`` were not asked about the folders
     (:func:`check_worker_folders`'s answer); the note of one refusing a lens says so (:func:`refused_worker_note`). ``resuming``: the ids
     of ``todo`` that resume from a checkpoint, counted as the survey starts and left out of its rate (:class:`SurveyProgress`);
