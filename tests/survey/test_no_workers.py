@@ -263,9 +263,9 @@ def test_a_stop_whose_cancel_is_not_answered_does_not_strand_a_lens_that_just_ca
     given_up, cleared, never, surveyor = threading.Event(), threading.Event(), threading.Event(), []
     real_answered = survey_cluster.answered
 
-    def answered(call, name="survey-scheduler-question"):
+    def answered(call, name="survey-scheduler-question", client=None):
         try:
-            return real_answered(call, name)
+            return real_answered(call, name, client=client)
         except Exception:
             if name == "survey-cancel":
                 given_up.set()

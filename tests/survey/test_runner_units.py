@@ -3773,8 +3773,8 @@ def test_a_finished_task_whose_value_a_busy_scheduler_gives_late_and_whose_worke
     monkeypatch.setattr(runner, "_in_flight_limit", lambda client, known=None, info=None: 1)
     real_answered, late = survey_cluster.answered, []
 
-    def first_value_late(call, name="survey-scheduler-question"):
-        answer = real_answered(call, name)
+    def first_value_late(call, name="survey-scheduler-question", client=None):
+        answer = real_answered(call, name, client=client)
         if name == "survey-task-value" and not late:  # lens_a's refusal: its answer came after 30 s
             late.append(answer)
             raise survey_cluster.Unanswered("the Dask scheduler gave no answer within 30 s")
@@ -4202,13 +4202,13 @@ def test_questions_to_a_hung_scheduler_leave_a_bounded_number_of_threads(monkeyp
     def question_threads() -> int:
         return sum(thread.name == "survey-scheduler-question" for thread in threading.enumerate())
 
-    before = question_threads()
+    before, hung = question_threads(), Hung()
     try:
         for _ in range(200):
-            assert survey_watch.connected_workers(Hung()) is None
+            assert survey_watch.connected_workers(hung) is None
         assert len(asked) <= 64 and question_threads() - before <= 64, (len(asked), question_threads() - before)
         with pytest.raises(survey_cluster.Unanswered, match="questions still unanswered"):
-            survey_cluster.answered(Hung().scheduler_info)
+            survey_cluster.answered(hung.scheduler_info, client=hung)
     finally:
         release.set()
     deadline = time.monotonic() + 60
@@ -4216,6 +4216,44 @@ def test_questions_to_a_hung_scheduler_leave_a_bounded_number_of_threads(monkeyp
         time.sleep(0.05)
     monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 30.0)
     assert survey_watch.connected_workers(Hung()) == 3  # answering again: asked again
+
+
+def test_a_hung_scheduler_s_questions_do_not_refuse_another_client_s(monkeypatch):
+    """At most MAX_QUESTIONS (64) questions to the cluster were in flight in the whole process: in a
+    notebook, a survey against a scheduler hung with its connection open left 64 threads stuck for
+    good, and a later survey in the same kernel against a scheduler that answers had every question
+    refused at once (Unanswered): no workers seen, lenses sent again and dropped. The bound is now
+    each client's: the hung client's questions are still refused, the other's answered. (Fake clients;
+    the time limit cut to 0.01 s for the hung one's.)"""
+    monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.01)
+    release, asked = threading.Event(), []
+
+    class Hung:
+        def scheduler_info(self, *args, **kwargs):
+            asked.append(1)
+            release.wait(120)  # until the test lets it answer
+            return {"n_workers": 3}
+
+    class Healthy:
+        def scheduler_info(self, *args, **kwargs):
+            return {"n_workers": 2, "workers": {"tcp://10.0.0.2:1": {"nthreads": 1}, "tcp://10.0.0.3:1": {"nthreads": 1}}}
+
+        def get_events(self, topic):
+            return ((0.0, {"worker": "tcp://10.0.0.2:1", "rss": 5}),)
+
+    hung, healthy = Hung(), Healthy()
+    try:
+        for _ in range(survey_cluster.MAX_QUESTIONS + 5):
+            assert survey_watch.connected_workers(hung) is None
+        assert len(asked) == survey_cluster.MAX_QUESTIONS  # the last 5 refused, not asked
+        monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 30.0)  # the healthy one's answers not cut short
+        assert survey_watch.connected_workers(healthy) == 2
+        assert survey_workers.every_worker_info(healthy)["n_workers"] == 2
+        assert runner._in_flight_limit(healthy, known=7) == runner.MIN_IN_FLIGHT  # asked, not the known 7
+        assert deaths.memory_restarts(healthy) == {"tcp://10.0.0.2:1": 5}
+        assert survey_watch.connected_workers(hung) is None and len(asked) == survey_cluster.MAX_QUESTIONS  # still refused
+    finally:
+        release.set()
 
 
 _UNANSWERED_QUESTIONS = {  # what each question gives where the scheduler does not answer

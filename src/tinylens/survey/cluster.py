@@ -482,46 +482,60 @@ def checked_scheduler(value: str | os.PathLike[str]) -> str:
     return address
 
 
-#: Questions to the cluster (:func:`answered`) at most in flight at once in this process, those given
-#: up on included: a thread given up on lives until its call returns, never where the scheduler hangs
+#: Questions to one client's cluster (:func:`answered`) at most in flight at once, those given up on
+#: included: a thread given up on lives until its call returns, never where the scheduler hangs
 #: with its connection open (its process stopped, or its node swapping), and the survey's no-worker
 #: watch asks every 5 s + 30 s, so that a day's survey against such a scheduler left ~2,500 threads.
+#: Counted for each client apart: the threads a hung scheduler left in a notebook's kernel do not
+#: refuse the questions of a later survey to a scheduler that answers.
 MAX_QUESTIONS = 64
-#: How many questions of :func:`answered` are in flight now (their threads running); :data:`_QUESTIONS_LOCK` held.
-_QUESTIONS = [0]
+#: How many questions of :func:`answered` are in flight now (their threads running), by ``id`` of
+#: the client asked (``None``: not named); an entry is removed at 0 and its client is held by the
+#: questions' threads while it is there, so that its ``id`` is not another's. :data:`_QUESTIONS_LOCK` held.
+_QUESTIONS: dict[int | None, int] = {}
 _QUESTIONS_LOCK = threading.Lock()
 
 
-def answered(call: Callable[[], Any], name: str = "survey-scheduler-question") -> Any:
-    """``call()``, a question to the Dask cluster whose distributed call takes no time limit
-    (``scheduler_info``, ``get_events``, a finished task's value), in a daemon thread ``name`` of its
-    own (:data:`in_a_thread`) given :data:`CONNECT_TIMEOUT`: its answer, what it raised (raised
-    again), or a TimeoutError where the scheduler gave none in that time (a remote one whose node
-    died), so that the survey is not held for ever by it. Where :data:`MAX_QUESTIONS` are still
-    unanswered, none more is asked (no thread started): :class:`Unanswered` at once."""
-    seconds = connect_seconds()
+def _question_done(key: int | None) -> None:
+    """One question of the client ``key`` no longer in flight (:data:`_QUESTIONS`)."""
     with _QUESTIONS_LOCK:
-        if _QUESTIONS[0] >= MAX_QUESTIONS:
+        left = _QUESTIONS.get(key, 0) - 1
+        if left > 0:
+            _QUESTIONS[key] = left
+        else:
+            _QUESTIONS.pop(key, None)
+
+
+def answered(call: Callable[[], Any], name: str = "survey-scheduler-question", client: Any = None) -> Any:
+    """``call()``, a question to the Dask cluster of ``client`` whose distributed call takes no time
+    limit (``scheduler_info``, ``get_events``, a finished task's value), in a daemon thread ``name``
+    of its own (:data:`in_a_thread`) given :data:`CONNECT_TIMEOUT`: its answer, what it raised (raised
+    again), or a TimeoutError where the scheduler gave none in that time (a remote one whose node
+    died), so that the survey is not held for ever by it. Where :data:`MAX_QUESTIONS` to ``client``
+    are still unanswered, none more is asked of it (no thread started): :class:`Unanswered` at once;
+    another client's questions are asked still (``client`` ``None``: counted with the others not named)."""
+    seconds = connect_seconds()
+    key = None if client is None else id(client)
+    with _QUESTIONS_LOCK:
+        if _QUESTIONS.get(key, 0) >= MAX_QUESTIONS:
             raise Unanswered(f"the Dask scheduler has {MAX_QUESTIONS} questions still unanswered (each given "
                              f"{seconds:g} s); none more is asked until it answers")
-        _QUESTIONS[0] += 1
+        _QUESTIONS[key] = _QUESTIONS.get(key, 0) + 1
 
     started = threading.Event()
 
-    def asked() -> tuple[Any]:
+    def asked(asking: Any = client) -> tuple[Any]:  # holds the client while counted: its id is not reused
         started.set()
         try:
             return (call(),)  # in a tuple: an answer of None is an answer
         finally:
-            with _QUESTIONS_LOCK:
-                _QUESTIONS[0] -= 1
+            _question_done(None if asking is None else id(asking))
 
     try:
         answer = in_a_thread(asked, seconds, name)
     except BaseException:
         if not started.is_set():  # its thread could not start (the process's thread limit): not in flight
-            with _QUESTIONS_LOCK:
-                _QUESTIONS[0] -= 1
+            _question_done(key)
         raise
     if answer is None:
         raise Unanswered(f"the Dask scheduler gave no answer within {seconds:g} s")

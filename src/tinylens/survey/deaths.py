@@ -323,7 +323,7 @@ def memory_restarts(client: Any) -> dict[str, int]:
     by address: the bytes each used then. Empty where the scheduler cannot be asked, or gives no
     answer within :data:`CONNECT_TIMEOUT` (:func:`answered`)."""
     try:
-        events = survey_cluster.answered(lambda: client.get_events(MEMORY_RESTART_EVENT))
+        events = survey_cluster.answered(lambda: client.get_events(MEMORY_RESTART_EVENT), client=client)
     except Exception:  # an older, unreachable or unanswering scheduler: the reason stays Dask's own
         return {}
     return {str(msg["worker"]): int(msg.get("rss") or 0) for _, msg in events

@@ -136,7 +136,7 @@ def _in_flight_limit(client: Any, known: int | None = None, info: Any = survey_w
     try:
         if info is None:
             raise LookupError("the scheduler gave no answer")
-        threads = cluster_threads(survey_cluster.answered(client.scheduler_info) if info is survey_workers.ASK else info)
+        threads = cluster_threads(survey_cluster.answered(client.scheduler_info, client=client) if info is survey_workers.ASK else info)
     except Exception:  # an info call failing, or not answered, must not stop the survey
         return known if known is not None else MIN_IN_FLIGHT
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
@@ -212,7 +212,7 @@ def _finished_value(future: Any, lens: Lens, out: Path) -> Any:
     from concurrent.futures import CancelledError
 
     try:
-        return survey_cluster.answered(future.result, "survey-task-value")
+        return survey_cluster.answered(future.result, "survey-task-value", client=getattr(future, "client", None))
     except (OSError, CancelledError) as exc:  # CommClosedError, a connection refused or timed out (unanswered); or
         # the client cancelled the future (it does so to every one when it loses the scheduler) since its status was read
         row = read_row(lens.output(out) / filenames.ROW, lens.lens_id)
@@ -758,7 +758,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 waiting = [future for future in list(lens_of) if not future.done()]
             try:  # the loop below takes them back (dropped) and ends; given CONNECT_TIMEOUT (answered):
                 # a cluster that does not answer (its event loop held) must not hold the stop for ever
-                survey_cluster.answered(lambda: client.cancel(waiting), "survey-cancel")
+                survey_cluster.answered(lambda: client.cancel(waiting), "survey-cancel", client=client)
             except Exception:  # not answered (or refused): the loop ends without them, left for the next run
                 abandoned.set()  # not running.clear(): from this thread it could empty the queue the loop takes from
 

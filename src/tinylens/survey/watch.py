@@ -25,7 +25,7 @@ def connected_workers(client: Any) -> int | None:
     without it) the workers it lists. Asked with :func:`answered`: a scheduler that stops answering
     (its node died) holds neither the survey's start, nor its heartbeat or no-worker watch, nor its end."""
     try:
-        info = survey_cluster.answered(client.scheduler_info)
+        info = survey_cluster.answered(client.scheduler_info, client=client)
         return int(info["n_workers"]) if "n_workers" in info else len(info["workers"])
     except Exception:  # an info call failing, or not answered, must not stop the survey
         return None

@@ -621,9 +621,9 @@ def every_worker_info(client: Any) -> Mapping[str, Any] | None:
 
 def _every_worker_info(client: Any) -> Mapping[str, Any]:
     try:
-        return survey_cluster.answered(lambda: client.scheduler_info(n_workers=-1))
+        return survey_cluster.answered(lambda: client.scheduler_info(n_workers=-1), client=client)
     except TypeError:  # distributed 2024.x: every worker is listed
-        return survey_cluster.answered(client.scheduler_info)
+        return survey_cluster.answered(client.scheduler_info, client=client)
 
 
 def cluster_workers(client: Any) -> list[str]:
