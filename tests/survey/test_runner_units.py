@@ -5603,14 +5603,10 @@ def test_lenses_an_idle_refusing_worker_keeps_taking_are_fitted_by_the_busy_good
     assert f"survey: the Dask worker {blind[0]} does not see" in err, err
 
 
-def test_lenses_refused_while_the_good_worker_restarts_wait_for_it_and_are_fitted(tmp_path, monkeypatch):
-    """Two workers, one of which does not see the survey's folders: while the good one was away
-    (its nanny restarting it after a death, 7-12 s), every lens came back refused by the other within
-    a few ms, again and again, and used up its resubmissions in about 0.1 s: the survey stopped
-    with '6 lenses were not fitted' and 0 finished, beside a worker coming back to fit them. A
-    refusal while the workers that fit lenses are away for less than GOOD_WORKER_WAIT now holds the
-    lens until one is back, not counted against it: every lens is fitted. (In-process workers; the
-    good one closed once a lens is fitted, a new one joining 3 s later; fits faked, a second each.)"""
+def _good_worker_away_and_back(tmp_path, monkeypatch) -> tuple[pd.DataFrame, list[str], list[discovery.Lens], str]:
+    """Two in-process workers, one of which does not see the survey's folders (its address the last
+    returned), the good one closed once a lens is fitted and a new good one joining 3 s later, fits
+    faked (a second each): the survey's frame of 6 lenses, what the mover did, and the lenses."""
     from distributed import Client, LocalCluster, get_worker
 
     from survey_mocks import slow_echo_truth_path
@@ -5647,9 +5643,39 @@ def test_lenses_refused_while_the_good_worker_restarts_wait_for_it_and_are_fitte
         mover.start()
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 2, None, False, client=client, check_folders=True)
         mover.join(60)
+    return frame, moved, lenses, blind[0]
+
+
+def test_lenses_refused_while_the_good_worker_restarts_wait_for_it_and_are_fitted(tmp_path, monkeypatch):
+    """Two workers, one of which does not see the survey's folders: while the good one was away
+    (its nanny restarting it after a death, 7-12 s), every lens came back refused by the other within
+    a few ms, again and again, and used up its resubmissions in about 0.1 s: the survey stopped
+    with '6 lenses were not fitted' and 0 finished, beside a worker coming back to fit them. A
+    refusal while the workers that fit lenses are away for less than GOOD_WORKER_WAIT now holds the
+    lens until one is back, not counted against it: every lens is fitted. (In-process workers; the
+    good one closed once a lens is fitted, a new one joining 3 s later; fits faked, a second each.)"""
+    frame, moved, lenses, _ = _good_worker_away_and_back(tmp_path, monkeypatch)
     assert moved == ["gone", "back"]
     assert sorted(frame["lens_id"]) == [lens.lens_id for lens in lenses]
     assert frame["status"].tolist() == ["ok"] * 6
+
+
+def test_lenses_held_for_a_good_worker_are_said_as_they_are_held_and_sent_again(tmp_path, monkeypatch, capsys):
+    """While lenses refused in the good worker's absence were held for it (up to GOOD_WORKER_WAIT,
+    120 s), the survey said nothing and its bar stood still, as if hung. It now says, as the first is
+    held, which one, the worker that refused it and how long they wait at most, and, as they are sent
+    again, how many and why (the good worker back), each once. (The cluster of the test above.)"""
+    frame, moved, lenses, blind = _good_worker_away_and_back(tmp_path, monkeypatch)
+    assert moved == ["gone", "back"] and frame["status"].tolist() == ["ok"] * 6
+    err = " ".join(capsys.readouterr().err.split())
+    held = re.findall(r"survey: (lens_\d+) held: the Dask worker (\S+) refused it and no worker that fits lenses "
+                      r"is connected now \(one restarting\?\); it and any lens refused meanwhile wait up to (\d+) s", err)
+    assert len(held) == 1 and held[0][0] in {lens.lens_id for lens in lenses} and held[0][1] == blind, (held, err)
+    assert 100 <= int(held[0][2]) <= runner.GOOD_WORKER_WAIT, held  # the good one seen seconds before
+    sent = re.findall(r"survey: (\d+) held lens(?:es)? \((?:e\.g\. )?(lens_\d+)\) sent again after (\d+) s: "
+                      r"a worker that fits lenses is connected again\.", err)
+    assert len(sent) == 1 and 1 <= int(sent[0][0]) <= 6 and sent[0][1] == held[0][0], (sent, err)
+    assert int(sent[0][2]) < 60, sent  # when the new worker joined, 3 s after the good one left
 
 
 def test_lenses_held_for_a_good_worker_do_not_hold_up_the_stop_once_no_worker_is_left(tmp_path, monkeypatch):

@@ -673,6 +673,7 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         held: list[Lens] = []  # refused while the workers that fit lenses were away: sent once one is back
         good_seen = [-math.inf]  # when a worker not refused was last known connected (monotonic seconds)
         held_looked = [0.0]  # when the survey last looked for a worker to give the held lenses to
+        held_since = [0.0]  # when the first of the lenses held now was held (monotonic seconds)
         gone: set[str] = set()  # lenses whose folder this process no longer sees either: their workers not asked
 
         def submit(lens: Lens, info: Any = survey_workers.ASK) -> None:
@@ -776,9 +777,11 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                 return
             held_looked[0] = now
             info = survey_workers.every_worker_info(client)
-            if good_workers(client, refused, info) is None and now - good_seen[0] < GOOD_WORKER_WAIT:
+            back = good_workers(client, refused, info) is not None
+            if not back and now - good_seen[0] < GOOD_WORKER_WAIT:
                 return
             waiting, held[:] = list(held), []
+            bar.note(held_sent_note([lens.lens_id for lens in waiting], back, now - held_since[0]))
             for lens in waiting:
                 submit(lens, info)
 
@@ -849,6 +852,10 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
                     # Dask's work stealing hands its queued lenses to the idle worker that refuses them,
                     # again and again, which must not leave them unfitted beside a worker that fits them.
                     if none_left and time.monotonic() - good_seen[0] < GOOD_WORKER_WAIT:  # the good one restarting:
+                        if not held:  # said once, as the first is held: the bar stands still meanwhile
+                            held_since[0] = time.monotonic()
+                            bar.note(held_note(lens.lens_id, refusal["worker"],
+                                               GOOD_WORKER_WAIT - (held_since[0] - good_seen[0])))
                         held.append(lens)  # sent once it is back (release_held), the refusal not counted
                         continue
                     if none_left:
@@ -918,6 +925,23 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
     if dropped or unsent:
         raise TinyLensError(dropped_text(dropped, len(frame), unsent))
     return frame
+
+
+def held_note(lens_id: str, worker: str, seconds: float) -> str:
+    """What the survey says as it holds its first lens (``lens_id``, refused by ``worker``) for a
+    worker that fits lenses to come back, at most ``seconds`` more (:data:`GOOD_WORKER_WAIT`)."""
+    return (f"survey: {lens_id} held: the Dask worker {worker} refused it and no worker that fits lenses is "
+            f"connected now (one restarting?); it and any lens refused meanwhile wait up to {max(seconds, 0):.0f} s "
+            "for one to come back, then are sent again.")
+
+
+def held_sent_note(ids: Sequence[str], back: bool, seconds: float) -> str:
+    """What the survey says as it sends the held lenses ``ids`` again, held for ``seconds``: a worker
+    that fits lenses is ``back``, or none came back in time (their refusals then count)."""
+    why = ("a worker that fits lenses is connected again" if back else
+           f"no worker that fits lenses came back within {GOOD_WORKER_WAIT:g} s; their refusals now count")
+    return (f"survey: {lens_count(len(ids), 'held')} ({for_example(list(ids))}) sent again after {seconds:.0f} s: "
+            f"{why}.")
 
 
 def fits_in_flight(lens_of: Mapping[Any, Lens], out: Path, started: Mapping[str, int]) -> bool:
