@@ -5727,6 +5727,66 @@ def test_lenses_held_for_a_good_worker_do_not_hold_up_the_stop_once_no_worker_is
     assert {*stopped.value.unfitted, *fitted} == {lens.lens_id for lens in lenses}, (stopped.value.unfitted, fitted)
 
 
+def test_lenses_held_for_a_good_worker_are_not_held_once_the_client_is_closed(tmp_path, monkeypatch):
+    """Lenses refused while no worker that fits lenses was connected are held for one to come back
+    (GOOD_WORKER_WAIT, 120 s); where the client then closed (its scheduler lost, distributed having
+    given up reconnecting), the loop went on holding them until GOOD_WORKER_WAIT had passed before the
+    lost-scheduler error was shown. They are now let go as soon as the client is closed, named in that
+    error among the lenses not fitted. (In-process workers, one blind to the folders; the good one
+    closed once a lens is fitted, the client closed once a lens is held; fits faked.)"""
+    from distributed import Client, LocalCluster, get_worker
+
+    from survey_mocks import slow_echo_truth_path
+    from tinylens.locks import folder_lock
+
+    monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
+    out, lenses = _survey_folders(tmp_path, 6)
+    blind, view_here = [], survey_workers._view
+    held, closed_at = threading.Event(), []
+    real_note = runner.held_note
+
+    def held_note(*args, **kwargs):
+        held.set()
+        return real_note(*args, **kwargs)
+
+    def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
+        return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
+
+    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
+    monkeypatch.setattr(runner, "held_note", held_note)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
+        first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
+        blind.append(first.address)
+
+        def gone_then_closed() -> None:  # the good worker gone once a lens is fitted, the client once one is held
+            deadline = time.monotonic() + 120
+            while not any((lens.output(out) / filenames.ROW).is_file() for lens in lenses):
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+            cluster.sync(good.close)
+            if held.wait(60):
+                client.close()
+                closed_at.append(time.monotonic())
+
+        closer = threading.Thread(target=gone_then_closed, daemon=True)
+        closer.start()
+        with pytest.raises(TinyLensError) as caught:
+            runner._fit_lenses(lenses, {}, {}, out, [], 2, cluster.scheduler_address, False, client=client,
+                               check_folders=True)
+        ended = time.monotonic()
+        closer.join(60)
+    assert closed_at, "no lens was held"
+    assert ended - closed_at[0] < 60, ended - closed_at[0]  # not GOOD_WORKER_WAIT (120 s) after the good worker left
+    text = " ".join(str(caught.value).split())
+    assert cluster.scheduler_address in text and "not fitted" in text, text
+    fitted = [lens for lens in lenses if (lens.output(out) / filenames.ROW).is_file()]
+    said = re.search(r"stopped answering .*\b(\d+) lens(?:es)? (?:was|were) not fitted.* holds the (\d+) finished", text)
+    assert said and int(said[1]) + int(said[2]) == 6 and int(said[2]) <= len(fitted) < 6, (fitted, text)
+    assert "never sent" in text, text  # the held lenses among them
+
+
 def test_a_refused_worker_whose_import_check_gave_no_answer_is_not_said_to_have_joined_late(tmp_path, monkeypatch,
                                                                                              capsys):
     """A worker whose tinylens import gave no answer when the survey checked its workers (a hung

@@ -766,11 +766,13 @@ def _fit_lenses(todo: list[Lens], rows: dict[str, dict[str, Any]], config: Mappi
         def release_held() -> None:
             """Send the ``held`` lenses again once a worker not refused is connected, or once none has
             been for :data:`GOOD_WORKER_WAIT` (their refusals then count); looked at every :data:`HELD_POLL` s.
-            Once the survey stopped for want of workers (``stalled``), at once: left for the next run (:func:`submit`)."""
-            if stalled:  # not held until GOOD_WORKER_WAIT: the stop would wait that long for them
+            Once the survey stopped for want of workers (``stalled``), or the client closed (its scheduler
+            lost, distributed having given up reconnecting), at once: left for the next run (:func:`submit`)."""
+            if stalled or client.status == "closed":  # not held until GOOD_WORKER_WAIT: the stop, or the
+                # lost scheduler's error, would wait that long for them
                 waiting, held[:] = list(held), []
                 for lens in waiting:
-                    submit(lens)  # unsent, asking nothing
+                    submit(lens)  # unsent: stopped, or refused by the closed client
                 return
             now = time.monotonic()
             if now - held_looked[0] < HELD_POLL:
