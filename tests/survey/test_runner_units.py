@@ -4183,6 +4183,19 @@ def test_a_scheduler_that_stops_answering_does_not_hold_the_survey_s_end(capsys,
         release.set()
 
 
+class _HungScheduler:
+    """A client whose scheduler hangs with its connection open: each question is noted in ``asked``
+    and answered (3 workers) only once ``release`` is set."""
+
+    def __init__(self, release: threading.Event, asked: list[int]):
+        self.release, self.asked = release, asked
+
+    def scheduler_info(self, *args, **kwargs):
+        self.asked.append(1)
+        self.release.wait(120)  # until the test lets it answer
+        return {"n_workers": 3}
+
+
 def test_questions_to_a_hung_scheduler_leave_a_bounded_number_of_threads(monkeypatch):
     """Each question to the cluster (answered) runs in a thread given CONNECT_TIMEOUT and is given up
     on after it; against a scheduler that hangs with its connection open (its process stopped) the
@@ -4193,16 +4206,10 @@ def test_questions_to_a_hung_scheduler_leave_a_bounded_number_of_threads(monkeyp
     monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.01)
     release, asked = threading.Event(), []
 
-    class Hung:
-        def scheduler_info(self, *args, **kwargs):
-            asked.append(1)
-            release.wait(120)  # until the test lets it answer
-            return {"n_workers": 3}
-
     def question_threads() -> int:
         return sum(thread.name == "survey-scheduler-question" for thread in threading.enumerate())
 
-    before, hung = question_threads(), Hung()
+    before, hung = question_threads(), _HungScheduler(release, asked)
     try:
         for _ in range(200):
             assert survey_watch.connected_workers(hung) is None
@@ -4215,7 +4222,7 @@ def test_questions_to_a_hung_scheduler_leave_a_bounded_number_of_threads(monkeyp
     while question_threads() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 30.0)
-    assert survey_watch.connected_workers(Hung()) == 3  # answering again: asked again
+    assert survey_watch.connected_workers(_HungScheduler(release, asked)) == 3  # answering again: asked again
 
 
 def test_a_hung_scheduler_s_questions_do_not_refuse_another_client_s(monkeypatch):
@@ -4228,12 +4235,6 @@ def test_a_hung_scheduler_s_questions_do_not_refuse_another_client_s(monkeypatch
     monkeypatch.setattr(survey_cluster, "connect_seconds", lambda: 0.01)
     release, asked = threading.Event(), []
 
-    class Hung:
-        def scheduler_info(self, *args, **kwargs):
-            asked.append(1)
-            release.wait(120)  # until the test lets it answer
-            return {"n_workers": 3}
-
     class Healthy:
         def scheduler_info(self, *args, **kwargs):
             return {"n_workers": 2, "workers": {"tcp://10.0.0.2:1": {"nthreads": 1}, "tcp://10.0.0.3:1": {"nthreads": 1}}}
@@ -4241,7 +4242,7 @@ def test_a_hung_scheduler_s_questions_do_not_refuse_another_client_s(monkeypatch
         def get_events(self, topic):
             return ((0.0, {"worker": "tcp://10.0.0.2:1", "rss": 5}),)
 
-    hung, healthy = Hung(), Healthy()
+    hung, healthy = _HungScheduler(release, asked), Healthy()
     try:
         for _ in range(survey_cluster.MAX_QUESTIONS + 5):
             assert survey_watch.connected_workers(hung) is None
@@ -5583,40 +5584,26 @@ def test_lenses_an_idle_refusing_worker_keeps_taking_are_fitted_by_the_busy_good
     beside a worker that fitted them. A refusal now counts against a lens only where no other worker
     is connected: every lens is fitted by the good worker. (In-process workers, one of which does
     not see the folders; fits faked, a second each.)"""
-    from distributed import Client, LocalCluster, get_worker
-
-    from survey_mocks import slow_echo_truth_path
-    from tinylens.locks import folder_lock
-
-    monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
-    out, lenses = _survey_folders(tmp_path, 8)
-    blind, view_here = [], survey_workers._view
-
-    def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
-        return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
-
-    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
-        blind.append(sorted(cluster.workers.values(), key=lambda worker: worker.address)[0].address)
+    with _blind_and_good_workers(tmp_path, monkeypatch, 8) as (cluster, client, out, lenses, blind, good):
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 2, None, False, client=client, check_folders=True)
     assert frame["status"].tolist() == ["ok"] * 8
     assert sorted(frame["lens_id"]) == [lens.lens_id for lens in lenses]
     err = " ".join(capsys.readouterr().err.split())
-    assert f"survey: the Dask worker {blind[0]} does not see" in err, err
+    assert f"survey: the Dask worker {blind.address} does not see" in err, err
 
 
-def _good_worker_away_and_back(tmp_path, monkeypatch) -> tuple[pd.DataFrame, list[str], list[discovery.Lens], str]:
-    """Two in-process workers, one of which does not see the survey's folders (its address the last
-    returned), the good one closed once a lens is fitted and a new good one joining 3 s later, fits
-    faked (a second each): the survey's frame of 6 lenses, what the mover did, and the lenses."""
+@contextlib.contextmanager
+def _blind_and_good_workers(tmp_path, monkeypatch, n: int = 6):
+    """Two in-process workers for a survey of ``n`` lenses, fits faked (a second each), the first of
+    which (by address) does not see the survey's folders: yields the cluster, its client, the survey's
+    folder and lenses, and the blind and the good worker."""
     from distributed import Client, LocalCluster, get_worker
 
     from survey_mocks import slow_echo_truth_path
     from tinylens.locks import folder_lock
 
     monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
-    out, lenses = _survey_folders(tmp_path, 6)
+    out, lenses = _survey_folders(tmp_path, n)
     blind, view_here = [], survey_workers._view
 
     def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
@@ -5627,15 +5614,29 @@ def _good_worker_away_and_back(tmp_path, monkeypatch) -> tuple[pd.DataFrame, lis
             Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
         first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
         blind.append(first.address)
+        yield cluster, client, out, lenses, first, good
 
+
+def _a_lens_fitted(out: Path, lenses: list[discovery.Lens], seconds: float = 120) -> bool:
+    """Whether a row of one of ``lenses`` is written under ``out`` within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not any((lens.output(out) / filenames.ROW).is_file() for lens in lenses):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _good_worker_away_and_back(tmp_path, monkeypatch) -> tuple[pd.DataFrame, list[str], list[discovery.Lens], str]:
+    """Two in-process workers, one of which does not see the survey's folders (its address the last
+    returned), the good one closed once a lens is fitted and a new good one joining 3 s later, fits
+    faked (a second each): the survey's frame of 6 lenses, what the mover did, and the lenses."""
+    with _blind_and_good_workers(tmp_path, monkeypatch) as (cluster, client, out, lenses, first, good):
         moved: list[str] = []
 
         def away_and_back() -> None:  # the good worker gone once a lens is fitted, another good one 3 s later
-            deadline = time.monotonic() + 120
-            while not any((lens.output(out) / filenames.ROW).is_file() for lens in lenses):
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.05)
+            if not _a_lens_fitted(out, lenses):
+                return
             cluster.sync(good.close)
             moved.append("gone")
             time.sleep(3)
@@ -5646,7 +5647,7 @@ def _good_worker_away_and_back(tmp_path, monkeypatch) -> tuple[pd.DataFrame, lis
         mover.start()
         frame = runner._fit_lenses(lenses, {}, {}, out, [], 2, None, False, client=client, check_folders=True)
         mover.join(60)
-    return frame, moved, lenses, blind[0]
+    return frame, moved, lenses, first.address
 
 
 def test_lenses_refused_while_the_good_worker_restarts_wait_for_it_and_are_fitted(tmp_path, monkeypatch):
@@ -5688,31 +5689,12 @@ def test_lenses_held_for_a_good_worker_do_not_hold_up_the_stop_once_no_worker_is
     GOOD_WORKER_WAIT had passed: the stop came ~2 minutes late. The held lenses are now left for the
     next run as the survey stops, named among those not fitted. (In-process workers: the good one
     closed once a lens is fitted, the one blind to the folders a second later; fits faked.)"""
-    from distributed import Client, LocalCluster, get_worker
-
-    from survey_mocks import slow_echo_truth_path
-    from tinylens.locks import folder_lock
     from tinylens.survey.watch import NoWorkersLeft
 
-    monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
-    out, lenses = _survey_folders(tmp_path, 6)
-    blind, view_here = [], survey_workers._view
-
-    def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
-        return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
-
-    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, filenames.SURVEY_LOCK_FILE):
-        first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
-        blind.append(first.address)
-
+    with _blind_and_good_workers(tmp_path, monkeypatch) as (cluster, client, out, lenses, first, good):
         def both_gone() -> None:  # the good worker gone once a lens is fitted, the blind one a second later
-            deadline = time.monotonic() + 120
-            while not any((lens.output(out) / filenames.ROW).is_file() for lens in lenses):
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.05)
+            if not _a_lens_fitted(out, lenses):
+                return
             cluster.sync(good.close)
             time.sleep(1)  # the good one's lenses refused by the blind one meanwhile: held
             cluster.sync(first.close)
@@ -5737,14 +5719,6 @@ def test_lenses_held_for_a_good_worker_are_not_held_once_the_client_is_closed(tm
     lost-scheduler error was shown. They are now let go as soon as the client is closed, named in that
     error among the lenses not fitted. (In-process workers, one blind to the folders; the good one
     closed once a lens is fitted, the client closed once a lens is held; fits faked.)"""
-    from distributed import Client, LocalCluster, get_worker
-
-    from survey_mocks import slow_echo_truth_path
-    from tinylens.locks import folder_lock
-
-    monkeypatch.setattr(runner, "fit_lens", slow_echo_truth_path)
-    out, lenses = _survey_folders(tmp_path, 6)
-    blind, view_here = [], survey_workers._view
     held, closed_at = threading.Event(), []
     real_note = runner.held_note
 
@@ -5752,22 +5726,11 @@ def test_lenses_held_for_a_good_worker_are_not_held_once_the_client_is_closed(tm
         held.set()
         return real_note(*args, **kwargs)
 
-    def view_of_its_node(lock, folders):  # the worker `blind` sees a disk of its own, without the folders
-        return (None, list(folders)) if get_worker().address in blind else view_here(lock, folders)
-
-    monkeypatch.setattr(survey_workers, "_view", view_of_its_node)
     monkeypatch.setattr(runner, "held_note", held_note)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client, folder_lock(out, survey_workers.SURVEY_LOCK_FILE):
-        first, good = sorted(cluster.workers.values(), key=lambda worker: worker.address)
-        blind.append(first.address)
-
+    with _blind_and_good_workers(tmp_path, monkeypatch) as (cluster, client, out, lenses, first, good):
         def gone_then_closed() -> None:  # the good worker gone once a lens is fitted, the client once one is held
-            deadline = time.monotonic() + 120
-            while not any((lens.output(out) / filenames.ROW).is_file() for lens in lenses):
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.05)
+            if not _a_lens_fitted(out, lenses):
+                return
             cluster.sync(good.close)
             if held.wait(60):
                 client.close()
