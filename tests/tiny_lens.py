@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,20 @@ def tiny_config(inference: dict[str, Any] | None = None, output: str = "output")
         "inference": copy.deepcopy(inference or {"type": "sampler", "method": "nautilus", "settings": FAST_NAUTILUS}),
         "output": {"path": output},
     }
+
+
+def unbounded_tiny_fit(folder: Path, inference: dict[str, Any]) -> dict[str, Any]:
+    """The tiny lens written into ``folder`` and a config to fit it with ``inference``: data paths
+    absolute, output in ``folder/results``, no pipeline nor figures, and the source's ``center_x``
+    prior limited to ``[-inf, inf]`` (numbers result.json writes as null)."""
+    write_tiny_lens(folder)
+    config = tiny_config(inference)
+    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
+    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
+    for key in ("data_path", "noise_path", "psf_path"):
+        config["dataset"][key] = str(folder / config["dataset"][key])
+    config["output"]["path"] = str(folder / "results")
+    return config
 
 
 def tiny_data() -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import tinylens
-from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, refuse_unlink, tiny_config, write_tiny_lens
+from tiny_lens import FAST_NAUTILUS, FREE_TRUTH, refuse_unlink, tiny_config, unbounded_tiny_fit, write_tiny_lens
 from tinylens.results.tables import MIN_RELATIVE_WEIGHT
 
 
@@ -1896,16 +1896,8 @@ def test_a_fit_records_where_its_config_holds_a_number_that_is_not_finite(tmp_pa
     survey could not tell a fit of limits: [-.inf, .inf] from one of other nulls there (resume.same_settings).
     info.config_not_finite now records each such number by its path in config and its JSON
     literal; the config itself is written as before (null)."""
-    import math
-
-    config = json.loads(json.dumps(tiny_config({"type": "optimizer", "method": "lbfgs",
-                                                "settings": {"n_starts": 1, "n_draws": 8, "maxiter": 5}})))
-    write_tiny_lens(tmp_path)
-    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
-    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
-    for key in ("data_path", "noise_path", "psf_path"):
-        config["dataset"][key] = str(tmp_path / config["dataset"][key])
-    config["output"]["path"] = str(tmp_path / "results")
+    config = unbounded_tiny_fit(tmp_path, {"type": "optimizer", "method": "lbfgs",
+                                           "settings": {"n_starts": 1, "n_draws": 8, "maxiter": 5}})
     result = tinylens.fit(config, progress=False)
     stored = json.loads((result.output_dir / "result.json").read_text())
     place = ["model_components", "source_light_list", 0, "params", "center_x", "limits"]
@@ -1921,15 +1913,8 @@ def test_the_result_a_fit_returns_holds_its_config_s_inf_as_read_result_gives_it
     fit its lens again, gave that other problem. Both now hold the number; result.json is written as before."""
     import math
 
-    config = json.loads(json.dumps(tiny_config({"type": "optimizer", "method": "differential_evolution",
-                                                "settings": {"popsize": 2, "maxiter": 2, "polish": False}})))
-    write_tiny_lens(tmp_path)
-    config["inference"]["settings"]["tol"] = math.inf
-    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
-    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
-    for key in ("data_path", "noise_path", "psf_path"):
-        config["dataset"][key] = str(tmp_path / config["dataset"][key])
-    config["output"]["path"] = str(tmp_path / "results")
+    config = unbounded_tiny_fit(tmp_path, {"type": "optimizer", "method": "differential_evolution",
+                                           "settings": {"popsize": 2, "maxiter": 2, "polish": False, "tol": math.inf}})
     result = tinylens.fit(config, progress=False)
     assert result.config["inference"]["settings"]["tol"] == math.inf
     limits = result.config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"]

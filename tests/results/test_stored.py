@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from tiny_lens import tiny_config, write_tiny_lens
+from tiny_lens import unbounded_tiny_fit, write_tiny_lens
 from tinylens.errors import OutputError
 from tinylens.results.stored import finite_number, load_stored
 
@@ -626,14 +626,8 @@ def test_a_config_value_the_fit_held_as_inf_is_read_back_as_inf_not_as_the_null_
     import tinylens
     from tinylens.results.stored import read_result
 
-    config = tiny_config({"type": "optimizer", "method": "differential_evolution",
-                          "settings": {"popsize": 2, "maxiter": 2, "polish": False, "tol": math.inf}})
-    write_tiny_lens(tmp_path)
-    config["model_components"]["source_light_list"][0]["params"]["center_x"]["limits"] = [-math.inf, math.inf]
-    config["pipeline"], config["output"]["draw_figures"] = {"enabled": False}, "none"
-    for key in ("data_path", "noise_path", "psf_path"):
-        config["dataset"][key] = str(tmp_path / config["dataset"][key])
-    config["output"]["path"] = str(tmp_path / "results")
+    config = unbounded_tiny_fit(tmp_path, {"type": "optimizer", "method": "differential_evolution",
+                                           "settings": {"popsize": 2, "maxiter": 2, "polish": False, "tol": math.inf}})
     fitted = tinylens.fit(config, progress=False)
     path = fitted.output_dir / "result.json"
     written = json.loads(path.read_text())["config"]
